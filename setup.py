@@ -6,19 +6,18 @@ cfg = ConfigParser(delimiters=['='])
 cfg.read('settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': 'Apache-2.0'}  # an SPDX expression (PEP 639): no licence classifier
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable']
-lic = licenses[cfg['license']]
 
 def reqs(key): return shlex.split(cfg.get(key, ''))
 
 setuptools.setup(
     name=cfg['lib_name'], version=cfg['version'], description=cfg['description'],
-    license=lic[0], author=cfg['author'], author_email=cfg['author_email'],
+    license=licenses[cfg['license']], author=cfg['author'], author_email=cfg['author_email'],
     keywords=cfg['keywords'].split(),
     classifiers=['Development Status :: ' + statuses[int(cfg['status'])],
                  'Intended Audience :: ' + cfg['audience'].title(),
-                 'License :: ' + lic[1], 'Natural Language :: ' + cfg['language'].title(),
+                 'Natural Language :: ' + cfg['language'].title(),
                  'Programming Language :: Python :: 3'],
     packages=setuptools.find_packages(include=['facenb', 'facenb.*']),
     package_data={'facenb': ['weights/*.pt', 'weights/*.json']},

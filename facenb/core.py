@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #0e45e69a
 from __future__ import annotations
-import hashlib, io, os
+import hashlib, io, os, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -64,10 +64,12 @@ def _open_pil(src, name: str, max_pixels: int) -> Image.Image:
         fp = open(p, 'rb')
     else: fp = io.BytesIO(bytes(src))
     try:
-        with Image.open(fp) as img:
-            _check_size(*img.size, name, max_pixels)
-            img.load()
-            return ImageOps.exif_transpose(img) if img.getexif() else img.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)  # our own limit is checked below
+            with Image.open(fp) as img:
+                _check_size(*img.size, name, max_pixels)
+                img.load()
+                return ImageOps.exif_transpose(img) if img.getexif() else img.copy()
     except ImageError: raise
     except Image.DecompressionBombError as e:
         raise ImageError(f'{name}: image is over the limit of {max_pixels:,} pixels ({e})') from e

@@ -180,7 +180,8 @@ def draw_faces(image,  # anything `load_image` reads
             d.ellipse([x - lw, y - lw, x + lw, y + lw], fill=c)
         if labels and labels[i]:
             l, t, r, b = d.textbbox((0, 0), labels[i], font=font)
-            x, y = f.box[0], max(0, f.box[1] - (b - t) - 2 * lw)
+            x = max(0, min(f.box[0], img.width - (r - l) - 2 * lw))  # keep the label inside the image
+            y = max(0, f.box[1] - (b - t) - 2 * lw)
             d.rectangle([x, y, x + (r - l) + 2 * lw, y + (b - t) + 2 * lw], fill=c)
             d.text((x + lw - l, y + lw - t), labels[i], fill=(255, 255, 255), font=font)
     return img

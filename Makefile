@@ -25,14 +25,15 @@ app: install
 export: install
 	$(VENV)/bin/nbdev_export
 
-# Notebooks first (nbdev_test; cells that need the shared data run only when it is there), then pytest,
-# whose summary line closes the run.
+# Notebooks first (nbdev_test, two at a time with one torch thread each: on 2 cores, oversubscribed torch threads
+# were several times slower; cells that need the shared data run only when it is there), then pytest, whose
+# summary line closes the run.
 test: install test-notebooks test-pytest
 
 test-notebooks:
 	@if [ -d "$$FACENB_DATA" ]; then flags="data"; else flags=""; \
 	  echo "FACENB_DATA ($$FACENB_DATA) not found: notebook cells flagged 'data' are skipped"; fi; \
-	  $(VENV)/bin/nbdev_test --n_workers 2 --timing --flags "$$flags"
+	  OMP_NUM_THREADS=1 $(VENV)/bin/nbdev_test --n_workers 2 --timing --flags "$$flags"
 
 test-pytest:
 	$(VENV)/bin/python -m pytest tests -v -rs

@@ -72,13 +72,12 @@ def cmd_enroll(args) -> int:
     photos = expand_photos(args.photos)
     if not photos: raise EnrollmentError('no photos found in ' + ' '.join(args.photos))
     rec = _recognizer(args)
-    for p in progress(photos, 'checking'): rec.check_photo(p)
-    n = rec.enroll(args.name, photos)
+    n = rec.enroll(args.name, photos, progress=lambda ps: progress(ps, 'enroll'))
     print(f'{args.name}: {n} new face{"s" * (n != 1)} enrolled from {len(photos)} photo{"s" * (len(photos) != 1)} '
           f'({len(rec.gallery.faces(args.name))} in all) in {rec.gallery.path}')
     return 0
 
-# %% ../nbs/11_cli.ipynb #e131314c
+# %% ../nbs/11_cli.ipynb #8d736b9e
 def cmd_people(args) -> int:
     g = Gallery(args.db)
     ps = g.people()
@@ -98,7 +97,7 @@ def cmd_rename(args) -> int:
     print(f'{args.old} is now {args.new}')
     return 0
 
-# %% ../nbs/11_cli.ipynb #cb789f6f
+# %% ../nbs/11_cli.ipynb #6192b50b
 def build_parser() -> argparse.ArgumentParser:
     "The `facenb` argument parser with its subcommands."
     p = argparse.ArgumentParser(prog='facenb', description='Face detection and recognition, offline.')
@@ -128,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     return p
 
-# %% ../nbs/11_cli.ipynb #482fb683
+# %% ../nbs/11_cli.ipynb #cb789f6f
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `facenb` command: returns the exit code."
     args = build_parser().parse_args(argv)

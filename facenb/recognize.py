@@ -109,11 +109,12 @@ def check_photo(self: Recognizer, photo,  # anything `load_image` reads
 @patch
 def enroll(self: Recognizer, name: str,  # the person's name (unique in the gallery)
            photos: list,  # one or several photos showing only this person
+           progress=None,  # optional wrapper of the photo list that reports progress, e.g. a progress bar
           ) -> int:
     "Add `name` from `photos` (all checked first, then one transaction); returns how many new faces were stored."
     if isinstance(photos, (str, Path, bytes, np.ndarray, Image.Image)): photos = [photos]
     if not photos: raise EnrollmentError('no photos given')
-    checked = [self.check_photo(p) for p in photos]
+    checked = [self.check_photo(p) for p in (progress(photos) if progress else photos)]
     embeddings = np.concatenate([self.embedder.embed(im, [f]) for im, f in checked])
     thumbs = [jpeg_thumbnail(self.embedder.align(im, f)) for im, f in checked]
     return self.gallery.enroll(name, embeddings, self.model, [image_hash(im) for im, _ in checked], thumbs)

@@ -163,6 +163,9 @@ def test_enrol_recognise_forget(page, server, library, samples):
     expect(page.get_by_text('biden', exact=True)).to_be_visible()  # the app does not cache the people list
     expect(page.get_by_text('2 face(s), added', exact=False)).to_be_visible()
     expect(page.get_by_text('1 face(s), added', exact=False)).to_be_visible()
+    # the rerun draws the rows one by one, reusing the old elements: wait until both rows have their buttons
+    expect(page.get_by_role('button', name='Forget', exact=True)).to_have_count(2)
+    expect(page.get_by_role('button', name='Rename', exact=True)).to_have_count(2)
     shot(page, 'app_people', doc=True)
     page.get_by_role('button', name='Forget', exact=True).last.click()  # people are sorted: biden, obama
     expect(page.get_by_text(re.compile(r'^Forget obama\?'))).to_be_visible()

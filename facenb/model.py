@@ -14,7 +14,7 @@ import torchvision
 
 from .core import Face, load_image, iou
 from .detect import Detector
-from .data import letterbox
+from .data import crop_square
 
 # %% auto #0
 __all__ = ['BACKBONES', 'imagenet_weights', 'make_backbone', 'FaceDetectionModel', 'model_stats', 'save_model', 'load_model',
@@ -130,6 +130,7 @@ class CustomDetector(Detector):
 
     def __init__(self, weights: str | Path | FaceDetectionModel | None = None,  # file (default: shipped) or a model
                  threshold: float = 0.5,  # report the face when its probability is at least this
+                 refine: float | None = 2.5,  # second look: a square this many times the first box's side, around it; None: one look
                  **kw):
         if isinstance(weights, FaceDetectionModel): self.model = weights.eval()
         else:
@@ -138,24 +139,30 @@ class CustomDetector(Detector):
                 raise FileNotFoundError(f'{path}: custom detector weights not found; train them with '
                                         '`python -m facenb.train --ship` or pass weights=')
             self.model = load_model(path)
-        self.threshold, self.size = threshold, self.model.config['img_size']
+        self.threshold, self.refine, self.size = threshold, refine, self.model.config['img_size']
 
-    def _faces(self, logit: float, box: torch.Tensor, window: tuple, shape: tuple) -> list[Face]:
-        p = float(torch.sigmoid(logit))
-        if p < self.threshold: return []
-        x0, y0, side = window; h, w = shape[:2]
-        b = [float(v) * side for v in box]
-        x1, y1, x2, y2 = (min(max(b[0] + x0, 0), w), min(max(b[1] + y0, 0), h), min(max(b[2] + x0, 0), w), min(max(b[3] + y0, 0), h))
-        return [Face((x1, y1, x2, y2), p)]
+    def _look(self, images: list[np.ndarray], windows: list[tuple]) -> tuple[list[float], list[tuple]]:
+        "Face probability and box (in photo pixels) for the square `(x0, y0, side)` window of each image, in one batch."
+        x = torch.from_numpy(np.stack([crop_square(im, w, self.size)[0] for im, w in zip(images, windows)]))
+        logits, boxes = self.model(x.permute(0, 3, 1, 2).float().div_(255))
+        return torch.sigmoid(logits).tolist(), [tuple(v * s + o for v, o in zip(b, (x0, y0, x0, y0)))
+                                               for b, (x0, y0, s) in zip(boxes.tolist(), windows)]
 
     @torch.inference_mode()
     def detect_many(self, images: list[np.ndarray]) -> list[list[Face]]:
-        "One batched forward pass for all `images` (RGB uint8, any sizes)."
+        "The face of each of `images` (RGB uint8, any sizes): one batched look at the whole photos, one at the faces found."
         if not len(images): return []
-        boxed = [letterbox(im, self.size) for im in images]
-        x = torch.from_numpy(np.stack([b for b, _ in boxed])).permute(0, 3, 1, 2).float().div_(255)
-        logits, boxes = self.model(x)
-        return [self._faces(l, b, w, im.shape) for l, b, (_, w), im in zip(logits, boxes, boxed, images)]
+        whole = [((im.shape[1] - s) / 2, (im.shape[0] - s) / 2, s) for im in images for s in [max(im.shape[:2])]]  # letterboxed
+        probs, boxes = self._look(images, whole)
+        found = [i for i, p in enumerate(probs) if p >= self.threshold]
+        if self.refine and found:
+            wins = []
+            for i in found:
+                x1, y1, x2, y2 = boxes[i]; s = self.refine * max(x2 - x1, y2 - y1, 8.0)
+                wins.append(((x1 + x2 - s) / 2, (y1 + y2 - s) / 2, s))
+            for i, b in zip(found, self._look([images[i] for i in found], wins)[1]): boxes[i] = b
+        return [[Face(tuple(min(max(v, 0.0), lim) for v, lim in zip(b, (w, h, w, h))), p)] if p >= self.threshold else []
+                for p, b, (h, w) in zip(probs, boxes, (im.shape[:2] for im in images))]
 
     def detect(self, image: np.ndarray) -> list[Face]:
         "The face in `image` (a list of one), or `[]` when the model is not sure there is one."

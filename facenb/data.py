@@ -17,9 +17,9 @@ from .core import Face, data_dir, load_image, iou
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'read_celeba_identities', 'read_celeba_boxes', 'write_celeba_boxes', 'CelebA', 'find_celeba',
            'list_scenes', 'select_face', 'cache_dir', 'pseudo_label', 'celeba_boxes', 'show_images', 'split_by_key',
-           'split_celeba', 'load_small', 'FacePhoto', 'load_face_photos', 'crop_square', 'letterbox', 'photometric',
-           'photo_sample', 'paste', 'scene_sample', 'composite_sample', 'negative_sample', 'FaceBoxDataset',
-           'show_batch']
+           'split_celeba', 'load_small', 'FacePhoto', 'load_face_photos', 'crop_square', 'letterbox_window',
+           'letterbox', 'photometric', 'photo_sample', 'paste', 'scene_sample', 'composite_sample', 'negative_sample',
+           'FaceBoxDataset', 'show_batch']
 
 # %% ../nbs/02_data.ipynb #a010c947
 def read_celeba_identities(path: str | Path  # an `identity_CelebA.txt`
@@ -235,12 +235,17 @@ def crop_square(image: np.ndarray,  # RGB uint8
         box = tuple(float(np.clip((v - o) * size / side, 0, size)) for v, o in zip(box, (x0, y0, x0, y0)))
     return np.asarray(out), box
 
+def letterbox_window(shape: tuple  # an image's shape: (height, width, ...)
+                    ) -> tuple:
+    "The `(x0, y0, side)` square window that holds the whole image, centred."
+    h, w = shape[:2]; side = max(h, w)
+    return ((w - side) / 2, (h - side) / 2, side)
+
 def letterbox(image: np.ndarray,  # RGB uint8, any shape
               size: int,  # output side
               fill=(124, 116, 104)) -> tuple[np.ndarray, tuple]:
     "The whole image centred on a `size` square, and the `(x0, y0, side)` window that maps back to it."
-    h, w = image.shape[:2]; side = max(h, w)
-    window = ((w - side) / 2, (h - side) / 2, side)
+    window = letterbox_window(image.shape)
     return crop_square(image, window, size, fill)[0], window
 
 # %% ../nbs/02_data.ipynb #196526ce
@@ -264,9 +269,8 @@ def photometric(image: np.ndarray,  # RGB uint8
 # %% ../nbs/02_data.ipynb #ce15c9ff
 def photo_sample(photo: FacePhoto, size: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple]:
     "A CelebA photo, letterboxed or cropped around its face, and the face box in output pixels."
-    h, w = photo.image.shape[:2]
     x1, y1, x2, y2 = photo.box; fw, fh = x2 - x1, y2 - y1
-    if rng.random() < 0.4: window = ((w - max(h, w)) / 2, (h - max(h, w)) / 2, max(h, w))
+    if rng.random() < 0.4: window = letterbox_window(photo.image.shape)
     else:
         side = max(fw, fh) * rng.uniform(1.3, 5.0)
         x0 = rng.uniform(x2 - side, x1) if side > fw else x1

@@ -14,7 +14,7 @@ import torchvision
 
 from .core import Face, load_image, iou
 from .detect import Detector
-from .data import crop_square
+from .data import crop_square, letterbox_window
 
 # %% auto #0
 __all__ = ['BACKBONES', 'imagenet_weights', 'make_backbone', 'FaceDetectionModel', 'model_stats', 'save_model', 'load_model',
@@ -124,6 +124,11 @@ def shipped_weights() -> Path:
     import facenb
     return Path(facenb.__file__).parent/'weights'/'custom_detector.pt'
 
+def _square_around(box: tuple, scale: float) -> tuple:
+    "The `(x0, y0, side)` square window centred on `box`, `scale` times its longer side (at least 8 pixels)."
+    x1, y1, x2, y2 = box; s = scale * max(x2 - x1, y2 - y1, 8.0)
+    return ((x1 + x2 - s) / 2, (y1 + y2 - s) / 2, s)
+
 class CustomDetector(Detector):
     "The custom MobileNet detector: at most one face per image, with its probability; no landmarks."
     name, gives_landmarks = 'custom', False
@@ -152,14 +157,10 @@ class CustomDetector(Detector):
     def detect_many(self, images: list[np.ndarray]) -> list[list[Face]]:
         "The face of each of `images` (RGB uint8, any sizes): one batched look at the whole photos, one at the faces found."
         if not len(images): return []
-        whole = [((im.shape[1] - s) / 2, (im.shape[0] - s) / 2, s) for im in images for s in [max(im.shape[:2])]]  # letterboxed
-        probs, boxes = self._look(images, whole)
+        probs, boxes = self._look(images, [letterbox_window(im.shape) for im in images])
         found = [i for i, p in enumerate(probs) if p >= self.threshold]
         if self.refine and found:
-            wins = []
-            for i in found:
-                x1, y1, x2, y2 = boxes[i]; s = self.refine * max(x2 - x1, y2 - y1, 8.0)
-                wins.append(((x1 + x2 - s) / 2, (y1 + y2 - s) / 2, s))
+            wins = [_square_around(boxes[i], self.refine) for i in found]
             for i, b in zip(found, self._look([images[i] for i in found], wins)[1]): boxes[i] = b
         return [[Face(tuple(min(max(v, 0.0), lim) for v, lim in zip(b, (w, h, w, h))), p)] if p >= self.threshold else []
                 for p, b, (h, w) in zip(probs, boxes, (im.shape[:2] for im in images))]

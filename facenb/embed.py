@@ -326,12 +326,13 @@ def align_face(image: np.ndarray,  # RGB uint8 photo
                face: Face,  # a detected face
                mode: str = 'margin',  # 'margin' (box + margin) or 'similarity' (landmarks onto `TEMPLATE`)
                size: int = ALIGN_SIZE,  # side of the crop in pixels
+               margin: float = MARGIN,  # context of a 'margin' crop, see `margin_transform`
               ) -> np.ndarray:
     "The face as a `size` x `size` RGB uint8 crop; 'similarity' falls back to 'margin' for a face without landmarks."
     if mode not in ALIGN_MODES: raise ValueError(f'unknown align mode {mode!r}; use one of {ALIGN_MODES}')
     if mode == 'similarity' and face.landmarks is not None and len(face.landmarks) == 5:
         m = similarity_transform(face.landmarks, TEMPLATE * size / ALIGN_SIZE)
-    else: m = margin_transform(face.box, size)
+    else: m = margin_transform(face.box, size, margin)
     return _warp(image, m, size)
 
 # %% ../nbs/05_embed.ipynb #0781102d
@@ -353,14 +354,15 @@ class Embedder:
 
     def __init__(self, weights: str | Path | None = None,  # weights file; None: `find_weights()` searches
                  align: str = 'margin',  # 'margin' or 'similarity', see `align_face`
+                 margin: float = MARGIN,  # context of a 'margin' crop (pixels of 160); not the default: part of `model_name`
                  flip: bool = False,  # also embed the mirrored crop and average (test-time augmentation)
                  batch_size: int = 32,  # crops per forward pass
                  device: str = 'cpu',  # torch device
                 ):
         if align not in ALIGN_MODES: raise ValueError(f'unknown align mode {align!r}; use one of {ALIGN_MODES}')
         self.weights_name, self.weights_path = find_weights(weights)
-        self.align_mode, self.flip, self.batch_size, self.device = align, flip, batch_size, device
-        self.model_name = f'{self.weights_name}/{align}'
+        self.align_mode, self.margin, self.flip, self.batch_size, self.device = align, margin, flip, batch_size, device
+        self.model_name = f'{self.weights_name}/{align}' + ('' if margin == MARGIN else f'-m{margin:g}')
         self.model = load_facenet(str(self.weights_path), device)
 
     def __repr__(self): return f'Embedder({self.model_name!r}, flip={self.flip}, device={self.device!r})'
@@ -369,7 +371,7 @@ class Embedder:
               face: Face,  # a face found in it
              ) -> np.ndarray:
         "The face as the 160 x 160 RGB uint8 crop the network sees."
-        return align_face(load_image(image), face, self.align_mode)
+        return align_face(load_image(image), face, self.align_mode, margin=self.margin)
 
     def embed_crops(self, crops,  # aligned uint8 RGB crops: array (N, 160, 160, 3) or a list of (160, 160, 3)
                    ) -> np.ndarray:
@@ -391,4 +393,4 @@ class Embedder:
         "One L2-normalised float32 embedding per face, shape (len(faces), 512)."
         if not faces: return np.zeros((0, self.dim), np.float32)
         image = load_image(image)
-        return self.embed_crops(np.stack([align_face(image, f, self.align_mode) for f in faces]))
+        return self.embed_crops(np.stack([align_face(image, f, self.align_mode, margin=self.margin) for f in faces]))

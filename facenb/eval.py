@@ -19,9 +19,9 @@ __all__ = ['CENTRE_BOX', 'WIDER_COLUMNS', 'WIDER_SETTINGS', 'Pair', 'lfw_path', 
            'best_threshold', 'kfold_accuracy', 'roc_curve', 'roc_auc', 'threshold_at_far', 'tar_at_far', 'rates',
            'centre_face', 'central_face', 'file_key', 'ResultCache', 'detector_settings', 'embedder_settings',
            'progress_bar', 'detections', 'default_embedder', 'face_embeddings', 'permissive_detector',
-           'VerificationResult', 'pair_embeddings', 'facenb_embed_fn', 'evaluate_lfw', 'facenet_pytorch_embed_fn',
-           'read_wider_gt', 'read_wider_mat', 'box_overlaps', 'image_eval', 'image_pr_info', 'voc_ap', 'wider_pr',
-           'DetectionResult', 'evaluate_wider', 'identity_pairs', 'read_celeba_identities', 'calibrate', 'cmd_eval_lfw',
+           'VerificationResult', 'pair_embeddings', 'central_faces', 'facenb_embed_fn', 'evaluate_lfw',
+           'facenet_pytorch_embed_fn', 'read_wider_gt', 'read_wider_mat', 'box_overlaps', 'image_eval', 'image_pr_info',
+           'voc_ap', 'wider_pr', 'DetectionResult', 'evaluate_wider', 'identity_pairs', 'calibrate', 'cmd_eval_lfw',
            'cmd_eval_wider', 'add_eval_parser']
 
 # %% ../nbs/10_eval.ipynb #49c4d3a0
@@ -333,6 +333,15 @@ def pair_embeddings(root: Path,  # LFW-layout folder
     a, b = emb[[ix[p.a] for p in pairs]], emb[[ix[p.b] for p in pairs]]
     return np.einsum('ij,ij->i', a, b), int(np.sum(fell)), len(files)
 
+def central_faces(paths: list[Path],  # photos
+                  detector: Detector,  # e.g. from `permissive_detector`
+                  min_probability: float = 0.0,  # faces less probable than this are ignored
+                  show: bool = False,  # progress bar on stderr
+                 ) -> list[Face | None]:
+    "The central face of each photo (None where none is probable enough), from cached detections."
+    found, _ = detections(paths, detector, show)
+    return [central_face(f, _shape(p), min_probability) for f, p in zip(found, paths)]
+
 def facenb_embed_fn(detector: str = 'mtcnn',  # detector backend
                     embedder=None,  # an `Embedder`; None: the library's default
                     min_probability: float | None = None,  # faces below this are ignored; None: the detector's own threshold
@@ -344,10 +353,8 @@ def facenb_embed_fn(detector: str = 'mtcnn',  # detector backend
     emb = embedder or default_embedder()
     p_min = default_p if min_probability is None else min_probability
     def fn(paths):
-        found, _ = detections(paths, det, show)
-        shapes = [_shape(p) for p in paths]
-        chosen = [central_face(f, s, p_min) for f, s in zip(found, shapes)]
-        faces = [c or centre_face(s) for c, s in zip(chosen, shapes)]
+        chosen = central_faces(paths, det, p_min, show)
+        faces = [c or centre_face(_shape(p)) for c, p in zip(chosen, paths)]
         return face_embeddings(paths, faces, emb, show), np.array([c is None for c in chosen])
     fn.settings = {'detector': detector, **detector_kw, 'min_probability': p_min, **embedder_settings(emb)}
     return fn
@@ -573,16 +580,6 @@ def identity_pairs(labels: np.ndarray,  # identity of each embedding
     i, j = np.triu_indices(len(labels), 1)
     sims = embeddings @ embeddings.T
     return sims[i, j], labels[i] == labels[j]
-
-def read_celeba_identities(folder: str | Path  # CelebA folder with identity_CelebA.txt and img_celeba/
-                          ) -> dict[str, str]:
-    "Photo file name -> identity, from `identity_CelebA.txt` (lines `000093.jpg 7399`)."
-    out = {}
-    for i, l in enumerate((Path(folder) / 'identity_CelebA.txt').read_text().splitlines()):
-        if not l.strip(): continue
-        f, ident = l.split()[:2]
-        out[f] = ident
-    return out
 
 def calibrate(sims: np.ndarray,  # similarities of labelled pairs
               same: np.ndarray,  # True where the pair is the same person

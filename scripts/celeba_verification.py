@@ -10,14 +10,15 @@ where a pipeline finds no face is embedded from its centre (counted as fallbacks
 """
 import json, zlib
 import numpy as np
-from facenb.eval import *
 from facenb.core import data_dir
+from facenb.data import find_celeba
+from facenb.eval import facenb_embed_fn, facenet_pytorch_embed_fn, kfold_accuracy, identity_pairs, roc_auc, tar_at_far
 
-celeba = data_dir() / 'celeba'; ids = read_celeba_identities(celeba)
-photos = [celeba / 'img_celeba' / f for f in sorted(ids)]
-labels = np.array([ids[p.name] for p in photos])
+celeba = find_celeba(data_dir() / 'celeba')
+photos = [celeba.images / f for f in sorted(celeba.identities)]
+labels = np.array([celeba.identities[p.name] for p in photos])
 rng = np.random.default_rng(0)
-fold_of = np.array([zlib.crc32(l.encode()) % 10 for l in labels])  # folds by identity: no person in two folds
+fold_of = np.array([zlib.crc32(str(l).encode()) % 10 for l in labels])  # folds by identity: no person in two folds
 
 def balanced_pairs(labels, folds):
     "Per fold: every genuine pair of its people, and as many impostor pairs drawn at random inside the fold."

@@ -61,7 +61,8 @@ def _open_pil(src, name: str, max_pixels: int) -> Image.Image:
         p = Path(src).expanduser()
         if not p.exists(): raise ImageError(f'{name}: no such file')
         if p.is_dir(): raise ImageError(f'{name}: is a folder, not an image')
-        fp = open(p, 'rb')
+        try: fp = open(p, 'rb')
+        except OSError as e: raise ImageError(f'{name}: cannot read the file ({e.strerror or type(e).__name__})') from e
     else: fp = io.BytesIO(bytes(src))
     try:
         with warnings.catch_warnings():
@@ -94,19 +95,25 @@ def _array_to_rgb(a: np.ndarray, name: str, max_pixels: int) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 # %% ../nbs/00_core.ipynb #513d06ac
-def load_image(src,  # a path, bytes, a numpy array (RGB/RGBA/grey) or a PIL image
-               max_pixels: int = MAX_PIXELS,  # refuse images with more pixels than this
-              ) -> np.ndarray:
-    "Read `src` as an RGB `uint8` array of shape (height, width, 3), EXIF orientation applied."
-    name = _describe(src)
+def _load(src, name: str, max_pixels: int) -> np.ndarray:
     if isinstance(src, np.ndarray): return _array_to_rgb(src, name, max_pixels)
     if isinstance(src, Image.Image):
         _check_size(*src.size, name, max_pixels)
         img = ImageOps.exif_transpose(src) if src.getexif() else src
     elif isinstance(src, (str, Path, bytes, bytearray)): img = _open_pil(src, name, max_pixels)
-    elif hasattr(src, 'read'): return load_image(src.read(), max_pixels)
+    elif hasattr(src, 'read'): return _load(src.read(), name, max_pixels)
     else: raise ImageError(f'{name}: cannot read an image from a {type(src).__name__}')
     return np.asarray(_to_rgb(img)).copy()
+
+def load_image(src,  # a path, bytes, a numpy array (RGB/RGBA/grey) or a PIL image
+               max_pixels: int = MAX_PIXELS,  # refuse images with more pixels than this
+              ) -> np.ndarray:
+    "Read `src` as an RGB `uint8` array of shape (height, width, 3), EXIF orientation applied; any failure is an `ImageError`."
+    name = _describe(src)
+    try: return _load(src, name, max_pixels)
+    except ImageError: raise
+    except Exception as e:  # the one gate: a decoder's own error (say libavif's RuntimeError) names the file too
+        raise ImageError(f'{name}: cannot decode the image ({type(e).__name__}: {e})') from e
 
 # %% ../nbs/00_core.ipynb #14674230
 def image_hash(image: np.ndarray) -> str:

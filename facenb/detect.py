@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools, importlib
 
 import numpy as np
-import torch
 
 from .core import Face, load_image, draw_faces, data_dir, iou
 
@@ -74,15 +73,21 @@ class MTCNNDetector(Detector):
                  max_side: int | None = 1280,  # shrink larger images to this longest side for the search
                  device: str = 'cpu'):
         from facenet_pytorch import MTCNN
-        self.threshold, self.max_side = threshold, max_side
+        self.threshold, self.max_side, self.min_face_size = threshold, max_side, min_face_size
         self.mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=device)
 
     def _scale(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        "The image shrunk to `max_side`, but never so far that its short side drops below `min_face_size`."
         h, w = image.shape[:2]
         s = 1.0 if not self.max_side or max(h, w) <= self.max_side else self.max_side / max(h, w)
+        s = min(1.0, max(s, self.min_face_size / min(h, w)))  # a long thin strip keeps the height a face needs
         if s == 1.0: return image, s
         import cv2
-        return cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA), s
+        return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA), s
+
+    def _searchable(self, image: np.ndarray) -> bool:
+        "Whether `image` can hold a face of `min_face_size` pixels (MTCNN has no scale to search a smaller one)."
+        return min(image.shape[:2]) >= self.min_face_size
 
     def _faces(self, boxes, probs, points, s: float) -> list[Face]:
         if boxes is None or len(boxes) == 0: return []
@@ -93,15 +98,17 @@ class MTCNNDetector(Detector):
                  for b, p, l in zip(boxes, probs, points) if p >= self.threshold]
         return sorted(faces, key=lambda f: f.box[0])
 
-    @torch.inference_mode()
     def detect(self, image: np.ndarray) -> list[Face]:
+        if not self._searchable(image): return []
+        import torch
         small, s = self._scale(image)
-        return self._faces(*self.mtcnn.detect(small, landmarks=True), s)
+        with torch.inference_mode(): return self._faces(*self.mtcnn.detect(small, landmarks=True), s)
 
-    @torch.inference_mode()
     def detect_many(self, images: list[np.ndarray]) -> list[list[Face]]:
         "Batched through MTCNN when the images share a size (video frames), one by one otherwise."
-        if len(images) < 2 or len({im.shape for im in images}) > 1: return super().detect_many(images)
+        if len(images) < 2 or len({im.shape for im in images}) > 1 or not self._searchable(images[0]):
+            return super().detect_many(images)
+        import torch
         scaled = [self._scale(im) for im in images]
-        boxes, probs, points = self.mtcnn.detect([sm for sm, _ in scaled], landmarks=True)
+        with torch.inference_mode(): boxes, probs, points = self.mtcnn.detect([sm for sm, _ in scaled], landmarks=True)
         return [self._faces(b, p, l, s) for b, p, l, (_, s) in zip(boxes, probs, points, scaled)]

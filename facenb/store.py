@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_store.ipynb #28e5771c
 from __future__ import annotations
-import io, os, sqlite3, threading, unicodedata, uuid
+import io, os, sqlite3, threading, time, unicodedata, uuid, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,8 +17,8 @@ from PIL import Image
 from .core import load_image
 
 # %% auto #0
-__all__ = ['SCHEMA_VERSION', 'BUSY_TIMEOUT_S', 'MAX_NAME_LEN', 'MAX_THUMBNAIL_BYTES', 'default_db_path', 'GalleryError',
-           'UnknownPerson', 'ModelMismatch', 'jpeg_thumbnail', 'Person', 'Gallery']
+__all__ = ['SCHEMA_VERSION', 'BUSY_TIMEOUT_S', 'MAX_NAME_LEN', 'MAX_THUMBNAIL_BYTES', 'FORGET_WAIT_S', 'default_db_path',
+           'GalleryError', 'UnknownPerson', 'ModelMismatch', 'GalleryWarning', 'jpeg_thumbnail', 'Person', 'Gallery']
 
 # %% ../nbs/06_store.ipynb #6a3b25e1
 def default_db_path() -> Path:
@@ -39,11 +39,15 @@ class UnknownPerson(GalleryError, KeyError):
 class ModelMismatch(GalleryError):
     "Embeddings from a model other than the one the gallery holds."
 
+class GalleryWarning(UserWarning):
+    "Done as asked, but worth telling the user: a name that looks like another person's, a forgotten person's bytes still held by a reader."
+
 # %% ../nbs/06_store.ipynb #0933ca05
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 15.0  # how long a write waits for another writer before giving up
 MAX_NAME_LEN = 100
 MAX_THUMBNAIL_BYTES = 256_000  # a thumbnail is a small JPEG, not the photo
+FORGET_WAIT_S = 10.0  # how long `forget` waits for readers of the old data before leaving its removal to `purge`
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,10 +71,30 @@ CREATE INDEX IF NOT EXISTS faces_photo ON faces(photo_hash);
 def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec='seconds')
 
 # %% ../nbs/06_store.ipynb #4c713186
+def _writable(path: Path) -> bool:
+    "Whether this process may write `path` and create SQLite's `-wal` and `-shm` files beside it."
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+def _open(path: Path, write: bool) -> sqlite3.Connection:
+    "A connection to `path`; read-only (`mode=ro`, else `immutable`) for reads of a file or folder we cannot write."
+    kw = dict(timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    if write or _writable(path): return sqlite3.connect(path, **kw)
+    uri = path.resolve().as_uri()
+    try:
+        con = sqlite3.connect(f'{uri}?mode=ro', uri=True, **kw)
+        con.execute('SELECT count(*) FROM sqlite_master').fetchone()  # WAL needs a -shm file it may be unable to create
+        return con
+    except sqlite3.OperationalError:
+        wal = path.with_name(path.name + '-wal')
+        if wal.exists() and wal.stat().st_size:
+            raise GalleryError(f'{path}: the gallery is read-only here and its log {wal.name} holds changes not yet in the '
+                               'file; open it once with write access to finish them') from None
+        return sqlite3.connect(f'{uri}?immutable=1', uri=True, **kw)  # nobody can write it: no locks needed
+
 @contextmanager
 def _connect(path: Path, write: bool = False):
     "A fresh connection to `path`; `write` wraps the block in one `BEGIN IMMEDIATE` transaction."
-    try: con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try: con = _open(path, write)
     except sqlite3.Error as e: raise GalleryError(f'{path}: cannot open the gallery ({e})') from e
     try:
         con.execute(f'PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}')
@@ -92,21 +116,34 @@ def _connect(path: Path, write: bool = False):
     except sqlite3.OperationalError as e:
         if 'locked' in str(e) or 'busy' in str(e):
             raise GalleryError(f'{path}: gallery busy, another writer held it for over {BUSY_TIMEOUT_S:g} s') from e
+        if 'readonly' in str(e):
+            raise GalleryError(f'{path}: the gallery is read-only (no write permission on the file or its folder)') from e
         raise GalleryError(f'{path}: {e}') from e
     except sqlite3.DatabaseError as e:
         raise GalleryError(f'{path}: not a readable facenb gallery ({e})') from e
     finally: con.close()
 
 # %% ../nbs/06_store.ipynb #7eb142ec
-def _init_db(path: Path):
+def _schema_version(raw, path: Path) -> int:
+    "The stored schema version as a number; anything else is refused like a version this facenb does not know."
+    text = str(raw).strip()
+    if text.isascii() and text.isdigit(): return int(text)
+    raise GalleryError(f'{path}: gallery schema {text[:20]!r} is not one this facenb reads (schema {SCHEMA_VERSION}); '
+                       'the file was written by another program or a newer facenb')
+
+def _init_db(path: Path,
+             create: bool = True,  # create the file (and its folder) when it does not exist; else refuse
+            ):
     "Check the gallery in `path`, creating its folder, schema and WAL mode when new."
     if path.is_dir(): raise GalleryError(f'{path}: is a folder, not a gallery file')
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not create and not path.is_file(): raise GalleryError(f'{path}: no gallery here (check the path)')
+    try: path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise GalleryError(f'{path}: cannot create the folder {path.parent} ({e.strerror or e})') from None
     with _connect(path) as con:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and 'meta' not in tables:
             raise GalleryError(f'{path}: an SQLite file that is not a facenb gallery (tables: {", ".join(sorted(tables))})')
-        version = int(dict(con.execute('SELECT key, value FROM meta')).get('schema_version', 0)) if tables else 0
+        version = _schema_version(dict(con.execute('SELECT key, value FROM meta')).get('schema_version', 0), path) if tables else 0
         if version > SCHEMA_VERSION:
             raise GalleryError(f'{path}: gallery schema {version} was written by a newer facenb '
                                f'(this one reads schema {SCHEMA_VERSION}); upgrade facenb')
@@ -123,14 +160,50 @@ def _init_db(path: Path):
             raise
 
 # %% ../nbs/06_store.ipynb #daa23f42
+_INVISIBLE = set('\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180e')  # letters and marks that draw nothing
+_HIDDEN_CATEGORIES = {'Cc': 'control', 'Cf': 'format', 'Zl': 'line separator', 'Zp': 'paragraph separator',
+                      'Co': 'private-use', 'Cs': 'surrogate', 'Cn': 'unassigned'}
+
 def _clean_name(name) -> str:
-    "`name` normalised and stripped, or a `GalleryError` saying why it cannot be a person's name."
+    "`name` normalised (NFC, trimmed, inner spaces collapsed), or a `GalleryError` saying why it cannot be a person's name."
     if not isinstance(name, str): raise GalleryError(f'a name must be text, not {type(name).__name__}')
     n = unicodedata.normalize('NFC', name).strip()
     if not n: raise GalleryError('a name cannot be empty')
     if len(n) > MAX_NAME_LEN: raise GalleryError(f'name {n[:20]!r}... is {len(n)} characters; the limit is {MAX_NAME_LEN}')
-    if any(unicodedata.category(c) == 'Cc' for c in n): raise GalleryError(f'name {n!r} contains control characters')
-    return n
+    for c in n:
+        kind = _HIDDEN_CATEGORIES.get(unicodedata.category(c)) or ('invisible' if c in _INVISIBLE or '\ufe00' <= c <= '\ufe0f' else None)
+        if kind: raise GalleryError(f'name {n!r} contains {"control characters" if kind == "control" else f"a {kind} character"} '
+                                    f'(U+{ord(c):04X}); type the name with visible characters only')
+    return ' '.join(n.split())  # any run of spaces (tabs and newlines were refused above) becomes one
+
+# %% ../nbs/06_store.ipynb #397aea69
+_LOOKALIKES = str.maketrans({**dict(zip('авсеһіјӏкмнорԁѕтухԛԝ', 'abcehijlkmhopdstyxqw')),  # Cyrillic
+                             **dict(zip('αβεηικμνορτυχ', 'abenikmvoptux'))})  # Greek
+
+def _scripts(name: str) -> set[str]:
+    "The scripts of the letters in `name` ('LATIN', 'CYRILLIC', ...)."
+    return {unicodedata.name(c, '?').split()[0] for c in name if c.isalpha()}
+
+def _skeleton(name: str) -> str:
+    "What `name` looks like: case folded, lookalike Cyrillic and Greek letters read as Latin."
+    return unicodedata.normalize('NFKC', name).casefold().translate(_LOOKALIKES)
+
+def _find(con, n: str) -> tuple[int, str] | None:
+    "The (id, name) of the person called `n`, else of the one person whose name differs from it only in case."
+    row = con.execute('SELECT id, name FROM people WHERE name = ?', (n,)).fetchone()
+    if row: return row
+    same = [r for r in con.execute('SELECT id, name FROM people') if r[1].casefold() == n.casefold()]
+    return same[0] if len(same) == 1 else None
+
+def _check_new_name(con, n: str, pid: int | None = None):
+    "Refuse `n` if another person's name differs from it only in case; warn if it looks like another person's name."
+    for other_id, other in con.execute('SELECT id, name FROM people'):
+        if other_id == pid or other == n: continue
+        if other.casefold() == n.casefold():
+            raise GalleryError(f'{n!r} and {other!r} differ only in case, so they are the same person: use {other!r}')
+        if _skeleton(other) == _skeleton(n) and (len(_scripts(n)) > 1 or len(_scripts(other)) > 1):
+            warnings.warn(GalleryWarning(f'{n!r} looks like {other!r}, another person in the gallery, but mixes '
+                                         f'{" and ".join(sorted(_scripts(n) | _scripts(other))).lower()} letters'), stacklevel=3)
 
 # %% ../nbs/06_store.ipynb #ab3ba074
 def _check_embeddings(embeddings, photo_hashes, thumbnails) -> np.ndarray:
@@ -180,18 +253,20 @@ class Person:
 # %% ../nbs/06_store.ipynb #505f057d
 class Gallery:
     "People and their face embeddings in one SQLite file; safe to share between threads and processes."
-    def __init__(self, path: str | Path | None = None):  # the gallery file; `None` -> `default_db_path()`
+    def __init__(self, path: str | Path | None = None,  # the gallery file; `None` -> `default_db_path()`
+                 create: bool = True,  # create a missing file (and its folder); False refuses a path with no gallery
+                ):
         if str(path) == ':memory:': raise GalleryError('a gallery needs a file (every operation opens its own connection)')
         self.path = Path(path).expanduser() if path is not None else default_db_path()
-        _init_db(self.path)
+        _init_db(self.path, create)
         self._lock, self._cache = threading.Lock(), None
 
     def _person_id(self, con, name) -> int:
         "The id of `name`, or `UnknownPerson` (with a suggestion when only the case differs)."
         n = _clean_name(name)
-        row = con.execute('SELECT id FROM people WHERE name = ?', (n,)).fetchone()
+        row = _find(con, n)
         if row: return row[0]
-        like = [r[0] for r in con.execute('SELECT name FROM people WHERE lower(name) = lower(?)', (n,))]
+        like = [r[0] for r in con.execute('SELECT name FROM people') if _skeleton(r[0]) == _skeleton(n)]
         raise UnknownPerson(f'no person named {n!r} in the gallery' + (f' (did you mean {like[0]!r}?)' if like else ''))
 
     @property
@@ -233,6 +308,7 @@ def enroll(self: Gallery, name: str, embeddings: np.ndarray, model: str,
                 h = other[1] if len(other[1]) <= 16 else other[1][:12] + '...'
                 raise GalleryError(f'photo {h} is already enrolled as {other[0]!r}, not {n!r}; nothing was written')
         now = _now()
+        if con.execute('SELECT 1 FROM people WHERE name = ?', (n,)).fetchone() is None: _check_new_name(con, n)
         con.execute('INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)', (n, now))
         pid = con.execute('SELECT id FROM people WHERE name = ?', (n,)).fetchone()[0]
         before = con.total_changes
@@ -254,7 +330,7 @@ def people(self: Gallery) -> list[Person]:
 def __contains__(self: Gallery, name) -> bool:
     try: n = _clean_name(name)
     except GalleryError: return False
-    with _connect(self.path) as con: return con.execute('SELECT 1 FROM people WHERE name = ?', (n,)).fetchone() is not None
+    with _connect(self.path) as con: return _find(con, n) is not None
 
 @patch
 def __len__(self: Gallery) -> int:
@@ -315,19 +391,36 @@ def rename(self: Gallery, old: str, new: str):
     n = _clean_name(new)
     with _connect(self.path, write=True) as con:
         pid = self._person_id(con, old)
-        taken = con.execute('SELECT id FROM people WHERE name = ?', (n,)).fetchone()
+        taken = _find(con, n)
         if taken and taken[0] != pid: raise GalleryError(f'cannot rename {_clean_name(old)!r} to {n!r}: that name is taken')
+        _check_new_name(con, n, pid)
         con.execute('UPDATE people SET name = ? WHERE id = ?', (n, pid))
 
 @patch
-def forget(self: Gallery, name: str) -> int:
+def forget(self: Gallery, name: str,
+           wait: float = FORGET_WAIT_S,  # seconds to wait for other readers before leaving the old bytes to `purge`
+          ) -> int:
     "Remove `name` with every embedding and thumbnail of theirs; returns how many faces were removed."
     with _connect(self.path, write=True) as con:
         pid = self._person_id(con, name)
         n, = con.execute('SELECT count(*) FROM faces WHERE person_id = ?', (pid,)).fetchone()
         con.execute('DELETE FROM people WHERE id = ?', (pid,))
-    with _connect(self.path) as con:
-        con.execute('PRAGMA busy_timeout = 1000')
-        try: con.execute('PRAGMA wal_checkpoint(TRUNCATE)')  # best effort: also drop the old pages from the WAL file
-        except sqlite3.OperationalError: pass
+    if not self.purge(wait):
+        warnings.warn(GalleryWarning(f'{_clean_name(name)!r} is forgotten, but another process is still reading the gallery '
+                                     f'as it was, so the old data stays in {self.path} until it closes; then run '
+                                     f'`facenb purge --db {self.path}` (Gallery.purge()) to finish'), stacklevel=2)
     return n
+
+@patch
+def purge(self: Gallery, wait: float = FORGET_WAIT_S,  # seconds to wait for readers of old data to finish
+         ) -> bool:
+    "Copy the write-ahead log into the file and truncate it, so deleted data is gone from both; False if a reader kept it."
+    deadline = time.monotonic() + wait
+    with _connect(self.path) as con:
+        con.execute('PRAGMA busy_timeout = 100')
+        while True:
+            try: busy = con.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()[0]
+            except sqlite3.OperationalError: busy = 1
+            if not busy: return True
+            if time.monotonic() > deadline: return False
+            time.sleep(0.05)

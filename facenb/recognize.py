@@ -110,14 +110,31 @@ def check_photo(self: Recognizer, photo,  # anything `load_image` reads
 def enroll(self: Recognizer, name: str,  # the person's name (unique in the gallery)
            photos: list,  # one or several photos showing only this person
            progress=None,  # optional wrapper of the photo list that reports progress, e.g. a progress bar
+           force: bool = False,  # store faces even when they look like another enrolled person
           ) -> int:
     "Add `name` from `photos` (all checked first, then one transaction); returns how many new faces were stored."
     if isinstance(photos, (str, Path, bytes, np.ndarray, Image.Image)): photos = [photos]
     if not photos: raise EnrollmentError('no photos given')
     checked = [self.check_photo(p) for p in (progress(photos) if progress else photos)]
     embeddings = np.concatenate([self.embedder.embed(im, [f]) for im, f in checked])
+    if not force: self.check_lookalike(name, embeddings, photos)
     thumbs = [jpeg_thumbnail(self.embedder.align(im, f)) for im, f in checked]
     return self.gallery.enroll(name, embeddings, self.model, [image_hash(im) for im, _ in checked], thumbs)
+
+# %% ../nbs/07_recognize.ipynb #5131ee71
+@patch
+def check_lookalike(self: Recognizer, name: str,  # the name the faces are to be enrolled under
+                    embeddings: np.ndarray,  # (m, d) normalised embeddings of the new faces
+                    photos: list | None = None,  # the photos they came from, to name them in the message
+                   ):
+    "`EnrollmentError` if a face matches another enrolled person at the threshold: the same face under two names."
+    key = ' '.join(str(name).split()).casefold()
+    for i, (person, sim, _) in enumerate(self.identify(embeddings)):
+        if person is not None and ' '.join(person.split()).casefold() != key:
+            p = photos[i] if photos is not None and i < len(photos) else None
+            where = f'{p}: ' if isinstance(p, (str, Path)) else ''
+            raise EnrollmentError(f'{where}this face looks like {person!r} (similarity {sim:.2f}); enrol it as {person!r}, '
+                                  'or insist (force=True, --force) if they are different people')
 
 # %% ../nbs/07_recognize.ipynb #0c5cf55b
 @patch

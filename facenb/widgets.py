@@ -77,6 +77,7 @@ class FaceDemo:
 def _build_enrol(self: FaceDemo):
     self.name = W.Text(placeholder='name of the person', description='Name')
     self.add_existing = W.Checkbox(False, description='add to this person if enrolled', indent=False)
+    self.force = W.Checkbox(False, description='save even if a face looks like someone else', indent=False)
     self.enrol_upload = W.FileUpload(accept='image/*', multiple=True, description='Photos')
     self.enrol_upload.observe(self.on_upload_enrol, 'value')
     self.save_button = W.Button(description='Save', button_style='success', icon='check')
@@ -85,7 +86,7 @@ def _build_enrol(self: FaceDemo):
     self.clear_button.on_click(lambda _: self.clear_pending())
     self.preview = W.HBox(layout=W.Layout(flex_flow='row wrap'))
     self.enrol_msg = W.HTML()
-    self.enrol_box = W.VBox([W.HBox([self.name, self.add_existing]), self.enrol_upload, self.preview,
+    self.enrol_box = W.VBox([W.HBox([self.name, self.add_existing, self.force]), self.enrol_upload, self.preview,
                              W.HBox([self.save_button, self.clear_button]), self.enrol_msg])
 
 @patch
@@ -126,9 +127,11 @@ def on_save(self: FaceDemo, _=None):
     if name in self.recognizer.gallery and not self.add_existing.value:
         self.enrol_msg.value = _html(f'the name {name!r} is taken; choose another or tick "add to this person"', False)
         return
-    try: n = self.recognizer.enroll(name, [im for _, im in self.pending])
-    except (EnrollmentError, GalleryError) as e: self.enrol_msg.value = _html(str(e), False); return
-    self.clear_pending(); self.name.value = ''
+    try: n = self.recognizer.enroll(name, [im for _, im in self.pending], force=self.force.value)
+    except (EnrollmentError, GalleryError) as e:
+        hint = '; tick "save even if a face looks like someone else" if they are different people' if 'looks like' in str(e) else ''
+        self.enrol_msg.value = _html(str(e) + hint, False); return
+    self.clear_pending(); self.name.value = ''; self.force.value = False
     self.enrol_msg.value = _html(f'enrolled {name}: {n} new face(s)' + ('' if n else ' (these photos were already stored)'), True)
     self.refresh_people()
 

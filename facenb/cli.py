@@ -4,18 +4,17 @@
 
 # %% ../nbs/11_cli.ipynb #296b671e
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json, os, sys, warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from .core import ImageError, load_image
-from .detect import BACKENDS, get_detector
-from .store import Gallery, GalleryError
-from .recognize import Recognizer, EnrollmentError, DEFAULT_THRESHOLD
-from .eval import add_eval_parser
+from .detect import BACKENDS
+from .store import Gallery, GalleryError, GalleryWarning
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'expand_photos', 'progress', 'cmd_detect', 'cmd_recognize', 'cmd_enroll', 'cmd_people', 'cmd_forget',
-           'cmd_rename', 'build_parser', 'main']
+           'cmd_rename', 'cmd_purge', 'cmd_app_password', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #2ca47d37
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
@@ -40,46 +39,84 @@ def progress(items: list, label: str = '', min_items: int = 4):
 
 # %% ../nbs/11_cli.ipynb #8cd554f6
 def _per_photo(args, fn) -> int:
-    "Run `fn(photo) -> (json_faces, text_lines)` on each photo, printing as we go; 1 if any photo failed."
+    "Run `fn(image) -> (json_faces, text_lines)` on each photo, printing as we go; 1 if any photo failed."
     failed = 0
     for p in progress(expand_photos(args.photos), args.command):
-        try: faces, lines = fn(p)
-        except (ImageError, FileNotFoundError) as e:
-            failed += 1; print(f'facenb: {e}', file=sys.stderr); continue
+        try: faces, lines = fn(load_image(p))  # read first: a bad photo is refused before any model loads
+        except GalleryError: raise  # the gallery, not this photo: no point going on
+        except Exception as e:  # this photo only: say why, go on with the others
+            failed += 1
+            why = str(e) if isinstance(e, ImageError) else f'{p}: {type(e).__name__}: {e}'
+            print(f'facenb: {why}', file=sys.stderr)
+            if args.json: print(json.dumps({'photo': str(p), 'error': why}), flush=True)
+            continue
         if args.json: print(json.dumps({'photo': str(p), 'faces': faces}), flush=True)
         else: print(f'{p}: {len(faces)} face{"s" * (len(faces) != 1)}', *lines, sep='\n  ', flush=True)
     return 1 if failed else 0
 
+def _lazy(make):
+    "A function that calls `make()` the first time it is called and returns the same value ever after."
+    box = []
+    def get():
+        if not box: box.append(make())
+        return box[0]
+    return get
+
 def cmd_detect(args) -> int:
-    det = get_detector(args.detector)
-    def one(p):
-        faces = det(p)
+    from facenb.detect import get_detector
+    det = _lazy(lambda: get_detector(args.detector))
+    def one(image):
+        faces = det().detect(image)
         return [f.to_dict() for f in faces], [f'{f.probability:.3f} box {[round(v) for v in f.box]}' for f in faces]
     return _per_photo(args, one)
 
-def _recognizer(args) -> Recognizer:
-    return Recognizer(args.db, detector=getattr(args, 'detector', 'mtcnn'),
-                      threshold=getattr(args, 'threshold', DEFAULT_THRESHOLD))
+def _recognizer(args, gallery: Gallery):
+    from facenb.recognize import Recognizer
+    kw = {} if getattr(args, 'threshold', None) is None else {'threshold': args.threshold}
+    return Recognizer(gallery, detector=getattr(args, 'detector', 'mtcnn'), **kw)
 
 def cmd_recognize(args) -> int:
-    rec = _recognizer(args)
-    def one(p):
-        ms = rec.recognize(p)
+    gallery = Gallery(args.db, create=False)
+    rec = _lazy(lambda: _recognizer(args, gallery))
+    def one(image):
+        ms = rec().recognize(image)
         return [m.to_dict() for m in ms], [f'{m.label:<28} box {[round(v) for v in m.face.box]}' for m in ms]
     return _per_photo(args, one)
 
+@contextmanager
+def _no_new_files(path: Path):
+    "Remove the gallery file (with its -wal/-shm) and the folders made for it if the block fails and it was new."
+    if path.exists():
+        yield
+        return
+    made, d = [], path.parent
+    while not d.exists(): made.append(d); d = d.parent
+    try: yield
+    except BaseException:
+        for f in (path, *(path.with_name(path.name + s) for s in ('-wal', '-shm', '-journal'))): f.unlink(missing_ok=True)
+        for d in made:
+            try: d.rmdir()
+            except OSError: break
+        raise
+
 def cmd_enroll(args) -> int:
+    from facenb.store import default_db_path, _clean_name
+    from facenb.recognize import EnrollmentError
+    _clean_name(args.name)  # a bad name, then a bad photo, are refused before any model loads
     photos = expand_photos(args.photos)
     if not photos: raise EnrollmentError('no photos found in ' + ' '.join(args.photos))
-    rec = _recognizer(args)
-    n = rec.enroll(args.name, photos, progress=lambda ps: progress(ps, 'enroll'))
+    for p in photos: load_image(p)
+    path = Path(args.db).expanduser() if args.db else default_db_path()
+    with _no_new_files(path):
+        rec = _recognizer(args, Gallery(path))
+        n = rec.enroll(args.name, photos, progress=lambda ps: progress(ps, 'enroll'), force=args.force)
     print(f'{args.name}: {n} new face{"s" * (n != 1)} enrolled from {len(photos)} photo{"s" * (len(photos) != 1)} '
           f'({len(rec.gallery.faces(args.name))} in all) in {rec.gallery.path}')
     return 0
 
 # %% ../nbs/11_cli.ipynb #8d736b9e
 def cmd_people(args) -> int:
-    g = Gallery(args.db)
+    g = Gallery(args.db, create=False)
     ps = g.people()
     if args.json: print(json.dumps([{'name': p.name, 'faces': p.n_faces, 'created': p.created} for p in ps]))
     else:
@@ -88,17 +125,38 @@ def cmd_people(args) -> int:
     return 0
 
 def cmd_forget(args) -> int:
-    n = Gallery(args.db).forget(args.name)
+    n = Gallery(args.db, create=False).forget(args.name)
     print(f'{args.name}: forgotten ({n} face{"s" * (n != 1)} removed)')
     return 0
 
 def cmd_rename(args) -> int:
-    Gallery(args.db).rename(args.old, args.new)
+    Gallery(args.db, create=False).rename(args.old, args.new)
     print(f'{args.old} is now {args.new}')
     return 0
 
+def cmd_purge(args) -> int:
+    g = Gallery(args.db, create=False)
+    if not g.purge():
+        raise GalleryError(f'{g.path}: another process still reads old data; close it (the app, a running command) and run this again')
+    print(f'{g.path}: nothing of forgotten people is left in the file or its log')
+    return 0
+
+def cmd_app_password(args) -> int:
+    from getpass import getpass
+    from facenb.access import hash_password, set_password
+    if sys.stdin.isatty():
+        pw = getpass('New app password: ')
+        if getpass('Again: ') != pw: raise GalleryError('the two passwords differ; nothing was changed')
+    else: pw = sys.stdin.readline().rstrip('\n')
+    try:
+        if args.print: print(f'FACENB_APP_PASSWORD_HASH={hash_password(pw)}')
+        else: print(f'app password set (its hash is in {set_password(pw)})')
+    except ValueError as e: raise GalleryError(str(e)) from None
+    return 0
+
 # %% ../nbs/11_cli.ipynb #6192b50b
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they import the evaluation code)
+                ) -> argparse.ArgumentParser:
     "The `facenb` argument parser with its subcommands."
     p = argparse.ArgumentParser(prog='facenb', description='Face detection and recognition, offline.')
     sub = p.add_subparsers(dest='command', required=True)
@@ -111,11 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser('enroll', help='add a person from one or several photos (or folders)')
     s.add_argument('name'); s.add_argument('photos', nargs='+', metavar='PHOTO')
-    s.add_argument('--db', **db); s.add_argument('--detector', **det); s.set_defaults(fn=cmd_enroll)
+    s.add_argument('--db', **db); s.add_argument('--detector', **det)
+    s.add_argument('--force', action='store_true', help='enrol even if a face looks like another enrolled person')
+    s.set_defaults(fn=cmd_enroll)
 
     s = sub.add_parser('recognize', help='name every face in photos')
     s.add_argument('photos', nargs='+', metavar='PHOTO'); s.add_argument('--db', **db); s.add_argument('--detector', **det)
-    s.add_argument('--threshold', type=float, default=DEFAULT_THRESHOLD, help=f'cosine similarity to name a face (default {DEFAULT_THRESHOLD})')
+    s.add_argument('--threshold', type=float, default=None, help="cosine similarity to name a face (default: the recognizer's, 0.48 for FaceNet)")
     s.add_argument('--json', action='store_true', help='one JSON object per photo'); s.set_defaults(fn=cmd_recognize)
 
     s = sub.add_parser('people', help='list enrolled people'); s.add_argument('--db', **db)
@@ -124,15 +184,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--db', **db); s.set_defaults(fn=cmd_forget)
     s = sub.add_parser('rename', help='rename a person'); s.add_argument('old'); s.add_argument('new')
     s.add_argument('--db', **db); s.set_defaults(fn=cmd_rename)
-    add_eval_parser(sub)
+    s = sub.add_parser('purge', help="finish a forget that a reader held up: no bytes of forgotten people left in the file")
+    s.add_argument('--db', **db); s.set_defaults(fn=cmd_purge)
+    s = sub.add_parser('app-password', help='set the password the app asks for when it listens beyond localhost')
+    s.add_argument('--print', action='store_true', help='print FACENB_APP_PASSWORD_HASH=... instead of writing the password file')
+    s.set_defaults(fn=cmd_app_password)
+    if with_eval:
+        from facenb.eval import add_eval_parser
+        add_eval_parser(sub)
+    else: sub.add_parser('eval', help='verification (LFW) and detection (WIDER FACE) benchmarks (facenb eval -h)')
     return p
 
 # %% ../nbs/11_cli.ipynb #cb789f6f
+def _not_text(args) -> str | None:
+    "The first name or gallery path given in bytes that are not UTF-8 (the shell passes them as they are), said in one line."
+    for key in ('name', 'old', 'new', 'db'):
+        v = getattr(args, key, None)
+        if isinstance(v, str):
+            try: v.encode('utf-8')
+            except UnicodeEncodeError:
+                shown = os.fsencode(v).decode('ascii', 'backslashreplace')
+                return f'{"--db" if key == "db" else "the name"} {shown!r} is not UTF-8 text; check the terminal\'s encoding (LANG)'
+    return None
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `facenb` command: returns the exit code."
-    args = build_parser().parse_args(argv)
-    try: return args.fn(args)
-    except (ImageError, EnrollmentError, GalleryError, RuntimeError) as e:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name in bytes that are not UTF-8 prints escaped, never a traceback
+        if hasattr(stream, 'reconfigure'): stream.reconfigure(errors='backslashreplace')
+    args = build_parser(with_eval=argv[:1] == ['eval']).parse_args(argv)
+    if why := _not_text(args):
+        print(f'facenb: error: {why}', file=sys.stderr)
+        return 1
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', GalleryWarning)
+            code = args.fn(args)
+        for w in caught: print(f'facenb: warning: {w.message}', file=sys.stderr)
+        return code
+    except (ImageError, GalleryError, RuntimeError, ValueError) as e:  # EnrollmentError is a ValueError
         print(f'facenb: error: {e}', file=sys.stderr)
         return 1
     except KeyboardInterrupt: return 130

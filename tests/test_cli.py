@@ -91,7 +91,8 @@ def test_recognize_reports_bad_photos_and_goes_on(case, expect, sample_db, sampl
     bad = dict(zip(['corrupt', 'text', 'huge'], _bad_files(tmp_path, samples)))[case]
     r = facenb('recognize', bad, samples / 'queries/obama1.jpg', '--db', sample_db, '--json')
     assert r.returncode == 1 and expect in r.stderr
-    (line,) = json_lines(r.stdout)
+    error, line = json_lines(r.stdout)
+    assert error['photo'] == str(bad) and expect in error['error'] and 'faces' not in error
     assert [f['name'] for f in line['faces']] == ['obama']
 
 

@@ -7,6 +7,9 @@ WEIGHTS := $(shell sed -n 's/^weights_requirements *= *//p' settings.ini)
 # The shared photos used by data-flagged notebook cells and data tests (absent on a user's machine: they skip).
 export FACENB_DATA ?= $(abspath ../shared/data)
 PORT   ?= 8501
+# Where the app listens: this machine only. ADDRESS=0.0.0.0 opens it to the network (it then asks for the password
+# set with `facenb app-password`).
+ADDRESS ?= 127.0.0.1
 
 .PHONY: install app test test-notebooks test-pytest benchmark export clean-nbs
 
@@ -20,7 +23,7 @@ $(VENV)/.installed: settings.ini setup.py
 	touch $@
 
 app: install
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) --server.headless true
 
 export: install
 	$(VENV)/bin/nbdev_export

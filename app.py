@@ -9,7 +9,7 @@ Each tab's work is a plain function of bytes and names (`recognise_photo`, `chec
 `process_video`) that tests call directly; the `render_*` functions only lay out widgets.
 """
 from __future__ import annotations
-import hashlib, importlib.util, tempfile, threading
+import hashlib, importlib.util, string, tempfile, threading, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,8 @@ from PIL import Image
 
 from facenb.core import ImageError, load_image
 from facenb.detect import BACKENDS, get_detector
-from facenb.store import GalleryError, UnknownPerson, default_db_path
+from facenb import access
+from facenb.store import GalleryError, GalleryWarning, UnknownPerson, default_db_path
 from facenb.recognize import DEFAULT_THRESHOLD, EnrollmentError, Match, Recognizer
 
 try: from facenb import video as fvideo
@@ -91,6 +92,12 @@ STRINGS = {
         'detector': 'Face detector', 'detector_unavailable': 'Not available here: {items}.',
         'detector_failed': 'The "{name}" detector could not be loaded ({err}); using "mtcnn" instead.',
         'db_path': 'Gallery database (shared with the `facenb` command line; set `FACENB_DB` to change it):',
+        'lookalike': '{err}', 'save_anyway': 'They are different people: save anyway',
+        'password': 'Password', 'log_in': 'Log in', 'wrong_password': 'Wrong password.',
+        'login_hint': 'This app is reachable from other machines, so it asks for its password.',
+        'no_password': 'This app listens beyond this machine ({address}) but has no password: set one with '
+                       '`facenb app-password` (or the environment variable FACENB_APP_PASSWORD_HASH from '
+                       '`facenb app-password --print`) and restart it, or run it on 127.0.0.1.',
     },
     'ru': {
         'language': 'Язык', 'title': 'facenb: распознавание лиц',
@@ -145,15 +152,23 @@ STRINGS = {
         'detector': 'Детектор лиц', 'detector_unavailable': 'Здесь недоступны: {items}.',
         'detector_failed': 'Детектор «{name}» не загрузился ({err}); используется «mtcnn».',
         'db_path': 'База галереи (общая с командой `facenb`; задайте `FACENB_DB`, чтобы сменить):',
+        'lookalike': '{err}', 'save_anyway': 'Это разные люди: всё равно сохранить',
+        'password': 'Пароль', 'log_in': 'Войти', 'wrong_password': 'Неверный пароль.',
+        'login_hint': 'Приложение доступно с других компьютеров, поэтому оно спрашивает пароль.',
+        'no_password': 'Приложение слушает не только этот компьютер ({address}), но пароль не задан: задайте его командой '
+                       '`facenb app-password` (или переменной окружения FACENB_APP_PASSWORD_HASH из '
+                       '`facenb app-password --print`) и перезапустите, либо запустите на 127.0.0.1.',
     },
 }
 
 
-MARKDOWN_SPECIAL = '\\`*_{}[]<>()#+-.!|~$'
-USER_TEXT = {'name', 'old', 'new', 'cands'}  # placeholders filled with people's names: shown as typed, not as markdown
+MARKDOWN_SPECIAL = set(string.punctuation)  # CommonMark escapes any ASCII punctuation: no emphasis, link, autolink (':', '@', '.'), directive
+USER_TEXT = {'name', 'names', 'old', 'new', 'cands', 'err'}  # placeholders filled with names and messages: shown as typed, never as markdown
 
 
-def md_escape(text: str) -> str: return ''.join('\\' + c if c in MARKDOWN_SPECIAL else c for c in str(text))
+def md_escape(text: str) -> str:
+    "`text` as plain text inside Streamlit markdown: every ASCII punctuation character escaped, line breaks as spaces."
+    return ''.join('\\' + c if c in MARKDOWN_SPECIAL else c for c in ' '.join(str(text).splitlines()))
 
 
 def tr(key: str, **kw) -> str:
@@ -226,9 +241,11 @@ def check_photos(rec: Recognizer, files: list[tuple[str, bytes]]) -> list[dict]:
     return out
 
 
-def add_person(rec: Recognizer, name: str, files: list[tuple[str, bytes]]) -> int:
+def add_person(rec: Recognizer, name: str, files: list[tuple[str, bytes]],
+               force: bool = False,  # store faces even when they look like another enrolled person (the user confirmed)
+              ) -> int:
     "Enrol `name` from the photos in `files` (all checked first, one transaction); how many new faces."
-    return rec.enroll(name, [data for _, data in files])
+    return rec.enroll(name, [data for _, data in files], force=force)
 
 
 def process_video(rec: Recognizer, data: bytes,  # the uploaded video file
@@ -346,17 +363,35 @@ def render_add(rec: Recognizer):
         cols = st.columns(min(len(checks), 4))
         for i, c in enumerate(checks):
             with cols[i % len(cols)]:
-                if c['error']: st.error(f"{c['name']}: {c['error']}")
+                if c['error']: st.error(md_escape(f"{c['name']}: {c['error']}"))
                 else: st.image(c['crop'], caption=c['name'], width=140, alt=tr('preview_alt', file=c['name']))
     refused = any(c['error'] for c in checks)
     if refused: st.warning(tr('fix_photos'))
     elif checks and not name: st.caption(tr('need_name'))
     if name and checks and name in rec.gallery: st.info(tr('existing', name=name))
-    if st.button(tr('save'), type='primary', disabled=not (name and checks and not refused), key='add_save'):
-        try: n = add_person(rec, name, files)
-        except (EnrollmentError, GalleryError) as e: st.error(_reason(e))
+    save = st.button(tr('save'), type='primary', disabled=not (name and checks and not refused), key='add_save')
+    lookalike = st.session_state.get('add_lookalike')
+    if lookalike and lookalike[0] != (name, tuple(digest(d) for _, d in files)): lookalike = None  # other input since
+    force = False
+    if lookalike:
+        st.error(tr('lookalike', err=lookalike[1]))
+        force = st.button(tr('save_anyway'), key='add_force')
+    if save or force:
+        st.session_state.pop('add_lookalike', None)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always', GalleryWarning)
+                n = add_person(rec, name, files, force=force)
+        except EnrollmentError as e:
+            if 'looks like' not in str(e) or force: st.error(md_escape(_reason(e)))
+            else:  # the same face under another name: ask before saving
+                st.session_state['add_lookalike'] = ((name, tuple(digest(d) for _, d in files)), _reason(e))
+                st.rerun()
+        except GalleryError as e: st.error(md_escape(_reason(e)))
         else:
+            notes = [str(w.message) for w in caught if issubclass(w.category, GalleryWarning)]
             st.session_state['add_msg'] = tr('added', n=n, name=name) if n else tr('added_none', name=name)
+            if notes: st.session_state['add_msg'] += '  \n' + md_escape(' '.join(notes))
             st.session_state['add_round'] = rnd + 1
             st.rerun()
 
@@ -386,7 +421,7 @@ def render_people(rec: Recognizer):
                     if yes.button(tr('yes_forget', name=p.name), type='primary', key=f'forget_yes_{p.id}'):
                         st.session_state.pop('confirm_forget', None)
                         try: n = rec.forget(p.name)
-                        except GalleryError as e: st.error(str(e))
+                        except GalleryError as e: st.error(md_escape(e))
                         else:
                             st.session_state['people_msg'] = tr('forgotten', name=p.name, n=n)
                             st.rerun()
@@ -398,7 +433,7 @@ def render_people(rec: Recognizer):
                 ren, forget = st.columns(2)
                 if ren.button(tr('rename'), key=f'rename_btn_{p.id}') and new.strip() != p.name:
                     try: rec.rename(p.name, new)
-                    except GalleryError as e: st.error(str(e))
+                    except GalleryError as e: st.error(md_escape(e))
                     else:
                         st.session_state['people_msg'] = tr('renamed', old=p.name, new=new.strip())
                         st.session_state.pop(f'rename_{p.id}', None)
@@ -444,10 +479,32 @@ def render_video(rec: Recognizer):
         st.download_button(tr('download'), result['data'], file_name=result['name'], mime='video/mp4', key='video_download')
 
 
+def login() -> bool:
+    "Whether this browser session may see the app: always on a local address, else after the right password."
+    address = st.get_option('server.address')
+    if not access.password_required(address) or st.session_state.get('logged_in'): return True
+    hashed = access.stored_hash()
+    if not hashed:
+        st.error(tr('no_password', address=address or 'every interface'))
+        return False
+    st.caption(tr('login_hint'))
+    with st.form('login'):
+        typed = st.text_input(tr('password'), type='password', key='login_password')
+        submitted = st.form_submit_button(tr('log_in'))
+    if submitted:
+        if access.check_password(typed, hashed):
+            st.session_state['logged_in'] = True
+            st.rerun()
+        time.sleep(1.0)  # a wrong guess costs a second
+        st.error(tr('wrong_password'))
+    return False
+
+
 def main():
     st.set_page_config(page_title='facenb', page_icon=':bust_in_silhouette:', layout='wide')
     st.sidebar.selectbox('Language / Язык', list(LANGUAGES), format_func=LANGUAGES.get, key='lang')
     st.title(tr('title'))
+    if not login(): st.stop()
     names = ['recognise', *(['live'] if webrtc_streamer is not None else []), 'add', 'people', 'video', 'settings']
     tabs = dict(zip(names, st.tabs([tr(f'tab_{n}') for n in names])))
     with tabs['settings']: detector, threshold = render_settings()  # drawn last, read first
@@ -464,7 +521,7 @@ def main():
         detector = 'mtcnn'
     try: rec = make_recognizer(detector, threshold)
     except GalleryError as e:  # the gallery file unreadable, or written by a newer facenb
-        st.error(str(e))
+        st.error(md_escape(e))
         st.stop()
     st.sidebar.caption(tr('db_caption', path=rec.gallery.path, n=len(rec.gallery)))
     with tabs['recognise']: render_recognise(rec)

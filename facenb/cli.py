@@ -28,8 +28,8 @@ def expand_photos(args: list[str]) -> list[Path]:
     return out
 
 def progress(items: list, label: str = '', min_items: int = 4):
-    "Yield `items`, drawing a progress bar on stderr when there are at least `min_items`."
-    n = len(items)
+    "Yield `items`, drawing a progress bar on stderr (a terminal) when there are at least `min_items`."
+    n = len(items) if sys.stderr.isatty() else 0
     for i, x in enumerate(items):
         if n >= min_items:
             done = int(30 * i / n)
@@ -93,7 +93,9 @@ def _no_new_files(path: Path):
     while not d.exists(): made.append(d); d = d.parent
     try: yield
     except BaseException:
-        for f in (path, *(path.with_name(path.name + s) for s in ('-wal', '-shm', '-journal'))): f.unlink(missing_ok=True)
+        for f in (path, *(path.with_name(path.name + s) for s in ('-wal', '-shm', '-journal'))):
+            try: f.unlink(missing_ok=True)
+            except OSError: pass  # its folder could not be made: nothing there
         for d in made:
             try: d.rmdir()
             except OSError: break
@@ -101,10 +103,9 @@ def _no_new_files(path: Path):
 
 def cmd_enroll(args) -> int:
     from facenb.store import default_db_path, _clean_name
-    from facenb.recognize import EnrollmentError
     _clean_name(args.name)  # a bad name, then a bad photo, are refused before any model loads
     photos = expand_photos(args.photos)
-    if not photos: raise EnrollmentError('no photos found in ' + ' '.join(args.photos))
+    if not photos: raise ImageError('no photos found in ' + ' '.join(args.photos))
     for p in photos: load_image(p)
     path = Path(args.db).expanduser() if args.db else default_db_path()
     with _no_new_files(path):

@@ -135,8 +135,10 @@ def _init_db(path: Path,
              create: bool = True,  # create the file (and its folder) when it does not exist; else refuse
             ):
     "Check the gallery in `path`, creating its folder, schema and WAL mode when new."
-    if path.is_dir(): raise GalleryError(f'{path}: is a folder, not a gallery file')
-    if not create and not path.is_file(): raise GalleryError(f'{path}: no gallery here (check the path)')
+    try: is_dir, is_file = path.is_dir(), path.is_file()
+    except OSError as e: raise GalleryError(f'{path}: cannot reach the gallery ({e.strerror or e})') from None
+    if is_dir: raise GalleryError(f'{path}: is a folder, not a gallery file')
+    if not create and not is_file: raise GalleryError(f'{path}: no gallery here (check the path)')
     try: path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise GalleryError(f'{path}: cannot create the folder {path.parent} ({e.strerror or e})') from None
     with _connect(path) as con:

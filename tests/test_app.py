@@ -1,5 +1,7 @@
 "The Streamlit app's tabs, driven by Streamlit's AppTest (uploads and camera shots included) on real photos."
 import importlib.util, shutil, string
+import os
+os.environ.setdefault('STREAMLIT_SERVER_ADDRESS', '127.0.0.1')  # as .streamlit/config.toml sets it, wherever pytest runs from
 from pathlib import Path
 
 import pytest

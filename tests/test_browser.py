@@ -7,6 +7,7 @@ README are written to docs/ as well (app_recognised.png, app_not_recognised.png,
 import io, os, re, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -31,16 +32,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope='module')
-def server(tmp_path_factory):
-    "One `streamlit run app.py` for the module, on a free port and an empty temporary gallery: (url, db path)."
-    tmp = tmp_path_factory.mktemp('browser')
-    db, port = tmp / 'gallery.db', free_port()
-    env = {**os.environ, 'FACENB_DB': str(db), 'STREAMLIT_BROWSER_GATHER_USAGE_STATS': 'false'}
-    log = open(tmp / 'streamlit.log', 'w')
+def start_server(tmp: Path, **env) -> tuple[subprocess.Popen, str, Path]:
+    "`streamlit run app.py` from the repository (so `.streamlit/config.toml` applies) on a free port: (process, url, log)."
+    port, log_path = free_port(), tmp / 'streamlit.log'
+    log = open(log_path, 'w')
     proc = subprocess.Popen([sys.executable, '-m', 'streamlit', 'run', str(REPO / 'app.py'), '--server.port', str(port),
-                             '--server.headless', 'true', '--server.fileWatcherType', 'none',
-                             '--server.address', '127.0.0.1', '--client.toolbarMode', 'viewer'], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                             '--server.headless', 'true', '--server.fileWatcherType', 'none', '--client.toolbarMode', 'viewer'],
+                            cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     url = f'http://127.0.0.1:{port}'
     deadline = time.monotonic() + 120
     while True:
@@ -49,13 +47,25 @@ def server(tmp_path_factory):
         except OSError: pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f'streamlit did not start: {(tmp / "streamlit.log").read_text()[-2000:]}')
+            pytest.fail(f'streamlit did not start: {log_path.read_text()[-2000:]}')
         time.sleep(0.5)
-    yield url, db
+    return proc, url, log_path
+
+
+def stop_server(proc: subprocess.Popen):
     proc.terminate()
     try: proc.wait(20)
     except subprocess.TimeoutExpired: proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    "One app for the module, on an empty temporary gallery, with the repository's settings: (url, db path, log)."
+    tmp = tmp_path_factory.mktemp('browser')
+    db = tmp / 'gallery.db'
+    proc, url, log = start_server(tmp, FACENB_DB=str(db))
+    yield url, db, log
+    stop_server(proc)
 
 
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -131,7 +141,7 @@ def no_exception(page):
 
 
 def test_enrol_recognise_forget(page, server, library, samples):
-    url, db = server
+    url, db, _ = server
     page.get_by_role('tab', name='Add person').click()
     upload(page, 'Photos of this person', samples / 'people/obama/obama.jpg')
     expect(page.get_by_role('img', name='The face found in obama.jpg')).to_be_visible()  # shown before saving
@@ -214,3 +224,60 @@ def test_live_camera(playwright, server, library, samples, tmp_path):
         frame.get_by_role('button', name=re.compile('stop', re.I)).click()
     finally: browser.close()
     assert green >= 200, 'no recognised (green) face drawn on the live stream'
+
+
+def test_people_names_are_plain_text(page, server, library):
+    "A name holding a URL and markdown is shown as typed, never as a link or formatting."
+    name = 'Eve https://evil.example/x [click](https://evil.example/y) **bold**'
+    Gallery(server[1]).enroll(name, np.eye(1, 512, dtype=np.float32), library.model, ['url-name'])
+    page.get_by_role('tab', name='People').click()
+    page.get_by_role('button', name='Refresh').click()
+    expect(page.get_by_text(name, exact=True)).to_be_visible()
+    assert page.locator('a[href*="evil.example"]').count() == 0
+    assert page.locator('strong', has_text='bold').count() == 0
+    no_exception(page)
+    Gallery(server[1]).forget(name)
+
+
+def other_addresses() -> list[str]:
+    "This machine's addresses that are not loopback (where a server bound to every interface would answer)."
+    try: out = subprocess.run(['hostname', '-I'], capture_output=True, text=True, timeout=10).stdout.split()
+    except OSError: out = []
+    return [a for a in out if ':' not in a and not a.startswith('127.')]
+
+
+def test_listens_on_localhost_only_and_sends_no_statistics(server):
+    url, _, log = server
+    port = int(url.rsplit(':', 1)[1])
+    addresses = other_addresses()
+    if not addresses: pytest.skip('this machine has no address but loopback: nothing to check the binding against')
+    for a in addresses:
+        with socket.socket() as s:
+            s.settimeout(3)
+            assert s.connect_ex((a, port)) != 0, f'the app answers on {a}:{port}'
+    text = log.read_text()
+    assert 'Collecting usage statistics' not in text and 'Network URL' not in text, text
+
+
+def test_password_when_exposed(playwright, tmp_path):
+    "With the password required (as when listening beyond localhost), nothing shows before the right password."
+    from facenb.access import hash_password
+    proc, url, _ = start_server(tmp_path, FACENB_DB=str(tmp_path / 'g.db'), FACENB_APP_REQUIRE_PASSWORD='1',
+                                FACENB_APP_PASSWORD_HASH=hash_password('correct horse battery'))
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        pg = browser.new_page(viewport={'width': 1280, 'height': 860})
+        pg.set_default_timeout(WAIT_MS)
+        pg.goto(url)
+        box = pg.get_by_label('Password')
+        expect(box).to_be_visible()
+        assert pg.get_by_role('tab').count() == 0 and pg.get_by_text(re.compile('^Gallery:')).count() == 0
+        box.fill('wrong password'); pg.get_by_role('button', name='Log in').click()
+        expect(pg.get_by_text('Wrong password.')).to_be_visible()
+        assert pg.get_by_role('tab').count() == 0
+        pg.get_by_label('Password').fill('correct horse battery'); pg.get_by_role('button', name='Log in').click()
+        expect(pg.get_by_role('tab', name='Recognise')).to_be_visible()
+        shot(pg, 'app_logged_in')
+    finally:
+        browser.close()
+        stop_server(proc)

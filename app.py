@@ -9,7 +9,7 @@ Each tab's work is a plain function of bytes and names (`recognise_photo`, `chec
 `process_video`) that tests call directly; the `render_*` functions only lay out widgets.
 """
 from __future__ import annotations
-import hashlib, importlib.util, string, tempfile, threading, time, warnings
+import hashlib, html, importlib.util, string, tempfile, threading, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -167,8 +167,20 @@ USER_TEXT = {'name', 'names', 'old', 'new', 'cands', 'err'}  # placeholders fill
 
 
 def md_escape(text: str) -> str:
-    "`text` as plain text inside Streamlit markdown: every ASCII punctuation character escaped, line breaks as spaces."
-    return ''.join('\\' + c if c in MARKDOWN_SPECIAL else c for c in ' '.join(str(text).splitlines()))
+    """`text` as plain text inside Streamlit markdown: ASCII punctuation escaped, line breaks as spaces, and the
+    autolink triggers (`://`, `www.`, `@`) broken by an invisible word joiner (U+2060), since GitHub-flavoured
+    markdown turns URLs into links after escapes are read."""
+    out = []
+    for c in ' '.join(str(text).splitlines()):
+        if c == '.': out.append('\u2060')
+        out.append('\\' + c if c in MARKDOWN_SPECIAL else c)
+        if c in ':@': out.append('\u2060')
+    return ''.join(out)
+
+
+def plain_html(text: str, tag: str = 'span') -> str:
+    "`text` as HTML that shows it as typed (for `st.html`: no markdown, no links)."
+    return f'<{tag}>{html.escape(str(text))}</{tag}>'
 
 
 def tr(key: str, **kw) -> str:
@@ -408,7 +420,7 @@ def render_people(rec: Recognizer):
     for p in people:
         with st.container(border=True):
             info, thumbs, actions = st.columns([2, 3, 3])
-            info.markdown(f'**{md_escape(p.name)}**')
+            info.html(plain_html(p.name, 'b'))
             info.caption(tr('person_meta', n=p.n_faces, date=p.created[:10]))
             try: pics = rec.gallery.thumbnails(p.name)
             except UnknownPerson: pics = []  # forgotten by someone else since the list was read

@@ -233,6 +233,7 @@ def test_people_names_are_plain_text(page, server, library):
     page.get_by_role('tab', name='People').click()
     page.get_by_role('button', name='Refresh').click()
     expect(page.get_by_text(name, exact=True)).to_be_visible()
+    expect(page.get_by_role('button', name='Forget', exact=True)).to_have_count(2)  # biden and Eve, rows drawn
     page.get_by_role('button', name='Forget', exact=True).last.click()  # the confirmation repeats the name in markdown
     expect(page.get_by_text(re.compile(r'^Forget Eve'))).to_be_visible()
     links = page.locator('a[href*="evil.example"]')
@@ -273,13 +274,13 @@ def test_password_when_exposed(playwright, tmp_path):
         pg = browser.new_page(viewport={'width': 1280, 'height': 860})
         pg.set_default_timeout(WAIT_MS)
         pg.goto(url)
-        box = pg.get_by_label('Password')
+        box = pg.get_by_label('Password', exact=True)
         expect(box).to_be_visible()
         assert pg.get_by_role('tab').count() == 0 and pg.get_by_text(re.compile('^Gallery:')).count() == 0
         box.fill('wrong password'); pg.get_by_role('button', name='Log in').click()
         expect(pg.get_by_text('Wrong password.')).to_be_visible()
         assert pg.get_by_role('tab').count() == 0
-        pg.get_by_label('Password').fill('correct horse battery'); pg.get_by_role('button', name='Log in').click()
+        pg.get_by_label('Password', exact=True).fill('correct horse battery'); pg.get_by_role('button', name='Log in').click()
         expect(pg.get_by_role('tab', name='Recognise')).to_be_visible()
         shot(pg, 'app_logged_in')
     finally:

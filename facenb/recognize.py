@@ -14,7 +14,7 @@ from PIL import Image
 from .core import Face, load_image, image_hash, draw_faces, ImageError, KNOWN_COLOR, UNKNOWN_COLOR, data_dir
 from .detect import Detector, get_detector
 from .embed import Embedder
-from .store import Gallery, GalleryError, jpeg_thumbnail
+from .store import Gallery, GalleryError, jpeg_thumbnail, _clean_name
 
 # %% auto #0
 __all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'PersonIndex', 'Match', 'EnrollmentError', 'Recognizer']
@@ -128,9 +128,9 @@ def check_lookalike(self: Recognizer, name: str,  # the name the faces are to be
                     photos: list | None = None,  # the photos they came from, to name them in the message
                    ):
     "`EnrollmentError` if a face matches another enrolled person at the threshold: the same face under two names."
-    key = ' '.join(str(name).split()).casefold()
+    key = _clean_name(name).casefold()  # the gallery's rule: names equal after casefold are one person
     for i, (person, sim, _) in enumerate(self.identify(embeddings)):
-        if person is not None and ' '.join(person.split()).casefold() != key:
+        if person is not None and person.casefold() != key:
             p = photos[i] if photos is not None and i < len(photos) else None
             where = f'{p}: ' if isinstance(p, (str, Path)) else ''
             raise EnrollmentError(f'{where}this face looks like {person!r} (similarity {sim:.2f}); enrol it as {person!r}, '

@@ -154,6 +154,17 @@ def annotate(self: Recognizer, image, matches: list[Match] | None = None) -> Ima
     return draw_faces(image, [m.face for m in matches], [m.label for m in matches],
                       [KNOWN_COLOR if m.known else UNKNOWN_COLOR for m in matches])
 
+# %% ../nbs/07_recognize.ipynb #b7e1f002
+@patch
+def verify(self: Recognizer, photo_a,  # anything `load_image` reads, showing one face
+           photo_b,  # another photo showing one face
+          ) -> dict:
+    "Whether two one-face photos show the same person: `same`, `similarity`, `threshold` and both `faces`."
+    (image_a, face_a), (image_b, face_b) = self.check_photo(photo_a), self.check_photo(photo_b)
+    sim = float(self.embedder.embed(image_a, [face_a])[0] @ self.embedder.embed(image_b, [face_b])[0])
+    return {'same': sim >= self.threshold, 'similarity': round(sim, 4), 'threshold': self.threshold,
+            'faces': [face_a.to_dict(), face_b.to_dict()]}
+
 # %% ../nbs/07_recognize.ipynb #4dc540d5
 @patch
 def people(self: Recognizer): return self.gallery.people()

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import facenb
 from .core import MAX_PIXELS, ImageError, load_image
 from .store import Gallery, GalleryError, ModelMismatch, UnknownPerson, _clean_name
-from .recognize import DEFAULT_THRESHOLD, EnrollmentError, Recognizer
+from .recognize import EnrollmentError, Recognizer
 from .keys import ApiKey, add_key, check_key, has_keys
 
 # %% auto #0
@@ -37,7 +37,7 @@ class Settings:
     "How `facenb serve` runs: the gallery and models, and the limits every request meets."
     db: str | None = None  # gallery file; None: FACENB_DB or the user's data folder
     detector: str = 'mtcnn'  # detector backend
-    threshold: float = DEFAULT_THRESHOLD  # cosine similarity a face needs to be named
+    threshold: float | None = None  # cosine similarity a face needs to be named; None: the recognizer's default
     max_upload_mb: float = 20.0  # larger request bodies are refused with 413
     max_pixels: int = MAX_PIXELS  # images with more pixels are refused with 413 (the library's bomb guard)
     timeout_s: float = 60.0  # a request still running after this is answered 504 and its work abandoned
@@ -70,7 +70,7 @@ class ApiError(Exception):
 ERROR_CODES = {  # status: the codes it carries
     400: 'bad_request bad_image bad_name', 401: 'missing_key invalid_key no_keys', 403: 'read_only_key',
     404: 'unknown_person not_found', 405: 'method_not_allowed',
-    409: 'name_taken photo_enrolled model_mismatch', 413: 'too_large too_many_pixels',
+    409: 'name_taken photo_enrolled looks_like_another model_mismatch', 413: 'too_large too_many_pixels',
     415: 'not_an_image unsupported_media_type', 422: 'no_face several_faces face_too_small', 429: 'rate_limited',
     500: 'internal gallery_error', 503: 'busy', 504: 'timeout'}
 
@@ -78,7 +78,8 @@ ERROR_CODES = {  # status: the codes it carries
 log = logging.getLogger('facenb.serve')
 
 _RULES = [(EnrollmentError, 'no face found', 422, 'no_face'), (EnrollmentError, 'faces found', 422, 'several_faces'),
-          (EnrollmentError, 'smaller than the minimum', 422, 'face_too_small'), (EnrollmentError, '', 400, 'bad_request'),
+          (EnrollmentError, 'smaller than the minimum', 422, 'face_too_small'),
+          (EnrollmentError, 'looks like', 409, 'looks_like_another'), (EnrollmentError, '', 400, 'bad_request'),
           (UnknownPerson, '', 404, 'unknown_person'), (ModelMismatch, '', 409, 'model_mismatch'),
           (GalleryError, 'name is taken', 409, 'name_taken'), (GalleryError, 'already enrolled as', 409, 'photo_enrolled'),
           (GalleryError, 'gallery busy', 503, 'busy'), (GalleryError, '', 500, 'gallery_error')]
@@ -276,7 +277,8 @@ def create_app(settings: Settings | None = None,  # limits, gallery and models; 
         if app.state.recognizer is None:
             import torch
             torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // settings.pool_size))
-            app.state.recognizer = Recognizer(settings.db, detector=settings.detector, threshold=settings.threshold)
+            given = {} if settings.threshold is None else {'threshold': settings.threshold}
+            app.state.recognizer = Recognizer(settings.db, detector=settings.detector, **given)
             log.info('facenb: %r', app.state.recognizer)
         yield
         app.state.pool.shutdown(wait=False, cancel_futures=True)

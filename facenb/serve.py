@@ -433,7 +433,10 @@ def serve(host: str = '127.0.0.1',  # interface to listen on; beyond localhost o
         raise ServeError(f'refusing to listen on {host}: the gallery {Gallery(settings.db).path} has no API keys, so anyone '
                          f'on the network could enrol and forget people; add one with `facenb keys add NAME` or listen on 127.0.0.1')
     os.environ[SETTINGS_ENV] = json.dumps(asdict(replace(settings, require_keys=not local)))
-    import uvicorn
+    import inspect, uvicorn
     print(f'facenb: serving {Gallery(settings.db).path} on http://{host}:{port} (OpenAPI docs at /docs)', flush=True)
+    # a worker answers the supervisor's pings only once torch is imported and the models are loaded: on a busy CPU that
+    # takes longer than uvicorn's default 5 s, after which it would kill and restart the worker again and again
+    slow_start = {'timeout_worker_healthcheck': 120} if 'timeout_worker_healthcheck' in inspect.signature(uvicorn.Config).parameters else {}
     uvicorn.run('facenb.serve:app_from_env', factory=True, host=host, port=port, workers=settings.workers,
-                log_level=log_level, timeout_graceful_shutdown=int(settings.timeout_s))
+                log_level=log_level, timeout_graceful_shutdown=int(settings.timeout_s), **slow_start)

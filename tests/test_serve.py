@@ -246,7 +246,8 @@ def test_no_keys_beyond_localhost(models, enrolled):
     assert (r.status_code, r.json()['error']['code']) == (401, 'no_keys')
 
 
-# A real uvicorn on 127.0.0.1, started through `facenb serve` and stopped by its PID.
+# A real uvicorn on 127.0.0.1 with two worker processes (so enrolments race across processes), started through
+# `facenb serve` and stopped by its PID.
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -257,7 +258,7 @@ def server(enrolled, tmp_path_factory):
     db = tmp_path_factory.mktemp('uvicorn') / 'served.db'; shutil.copy(enrolled[0], db)
     port, exe = _free_port(), Path(sys.executable).with_name('facenb')
     log = open(db.with_suffix('.log'), 'w')
-    proc = subprocess.Popen([str(exe), 'serve', '--host', '127.0.0.1', '--port', str(port), '--db', str(db)],
+    proc = subprocess.Popen([str(exe), 'serve', '--host', '127.0.0.1', '--port', str(port), '--db', str(db), '--workers', '2'],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     url = f'http://127.0.0.1:{port}'
     try:
@@ -288,8 +289,8 @@ def test_uvicorn_recognizes(server, samples):
 
 
 def test_uvicorn_concurrent_enrolments(server, samples):
-    """Four clients enrol two photos each of one new person at the same time (all creating the person at once):
-    all eight faces are stored."""
+    """Four clients enrol two photos each of one new person at the same time (all creating the person at once, in
+    two worker processes): all eight faces are stored."""
     url, db = server
     base = np.asarray(Image.open(samples / 'misc/lin-manuel-miranda.png').convert('RGB'))   # nobody enrolled looks like him
     def enrol(i):
@@ -299,3 +300,12 @@ def test_uvicorn_concurrent_enrolments(server, samples):
     with ThreadPoolExecutor(4) as pool: codes = list(pool.map(enrol, range(8)))
     assert codes == [200] * 8
     assert {p.name: p.n_faces for p in Gallery(db).people()}['Lin-Manuel Miranda'] == 8
+
+
+def test_uvicorn_key_added_while_running(server, samples):
+    "A key added with the service running is required from the next request on."
+    url, db = server
+    key = add_key(db, 'late')
+    assert httpx.get(url + '/v1/people', timeout=30).json()['error']['code'] == 'missing_key'
+    r = httpx.post(url + '/v1/recognize', files=upload(samples / 'queries/obama1.jpg'), headers={'X-API-Key': key}, timeout=60)
+    assert [f['name'] for f in r.json()['faces']] == ['obama']

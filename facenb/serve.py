@@ -24,14 +24,18 @@ import facenb
 from .core import MAX_PIXELS, ImageError, load_image
 from .store import Gallery, GalleryError, ModelMismatch, UnknownPerson, _clean_name
 from .recognize import EnrollmentError, Recognizer
-from .keys import ApiKey, add_key, check_key, has_keys
+from .keys import ApiKey, check_key, has_keys
 
 # %% auto #0
-__all__ = ['ERROR_CODES', 'log', 'can_read', 'can_write', 'SETTINGS_ENV', 'Settings', 'ApiError', 'api_error', 'decode_photo',
-           'read_photos', 'Limits', 'RateLimiter', 'Cancelled', 'run_in_pool', 'NewName', 'create_app', 'add_routes',
-           'ServeError', 'is_local', 'app_from_env', 'serve']
+__all__ = ['ERROR_CODES', 'log', 'can_read', 'can_write', 'SETTINGS_ENV', 'cores', 'Settings', 'ApiError', 'api_error',
+           'decode_photo', 'read_photos', 'Limits', 'RateLimiter', 'Cancelled', 'run_in_pool', 'NewName', 'create_app',
+           'add_routes', 'ServeError', 'is_local', 'app_from_env', 'serve']
 
 # %% ../nbs/12a_serve.ipynb #c2d0e006
+def cores() -> int:
+    "The CPU cores this process may run on."
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
 @dataclass(frozen=True)
 class Settings:
     "How `facenb serve` runs: the gallery and models, and the limits every request meets."
@@ -53,7 +57,7 @@ class Settings:
     @property
     def pool_size(self) -> int:
         "Recognition threads per worker: `threads`, else this machine's cores divided among the workers."
-        return self.threads or max(1, len(os.sched_getaffinity(0)) // max(1, self.workers))
+        return self.threads or max(1, cores() // max(1, self.workers))
 
 # %% ../nbs/12a_serve.ipynb #c2d0e009
 class ApiError(Exception):
@@ -112,6 +116,11 @@ def decode_photo(filename: str,  # the upload's file name, used in errors
         raise err from None
 
 # %% ../nbs/12a_serve.ipynb #c2d0e017
+def _filename(name: str | None, field: str) -> str:
+    "An upload's file name as errors may show it: the last path part, printable characters only, at most 100."
+    clean = ''.join(c for c in Path(name or '').name if c.isprintable())[:100]
+    return clean or field
+
 def _b64(field: str, value) -> bytes:
     if not isinstance(value, str): raise ApiError(400, 'bad_request', f'{field}: expected a base64 string')
     if value.startswith('data:') and ',' in value: value = value.split(',', 1)[1]
@@ -129,7 +138,7 @@ async def read_photos(request: Request, fields: tuple[str, ...],  # the fields t
         except Exception as e: raise ApiError(400, 'bad_request', f'unreadable multipart body ({e})') from None
         for f in fields:
             for v in form.getlist(f):
-                out[f].append((f, _b64(f, v)) if isinstance(v, str) else (Path(v.filename or f).name, await v.read()))
+                out[f].append((f, _b64(f, v)) if isinstance(v, str) else (_filename(v.filename, f), await v.read()))
     elif ctype == 'application/json':
         try: body = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError): raise ApiError(400, 'bad_request', 'the body is not valid JSON') from None
@@ -276,7 +285,7 @@ def create_app(settings: Settings | None = None,  # limits, gallery and models; 
     async def lifespan(app):
         if app.state.recognizer is None:
             import torch
-            torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // settings.pool_size))
+            torch.set_num_threads(max(1, cores() // settings.pool_size))
             given = {} if settings.threshold is None else {'threshold': settings.threshold}
             app.state.recognizer = Recognizer(settings.db, detector=settings.detector, **given)
             log.info('facenb: %r', app.state.recognizer)

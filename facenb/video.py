@@ -302,7 +302,7 @@ class FaceTracker:
         return out
 
 # %% ../nbs/08_video.ipynb #a6e4557b
-DEFAULT_VIDEO_DETECTOR = 'blazeface'  # the detector for video and cameras: see the benchmark in nbs/08_video.ipynb
+DEFAULT_VIDEO_DETECTOR = 'blazeface'  # the detector for video and cameras: fastest, and as accurate on the samples (BENCHMARKS.md)
 
 @dataclass
 class FrameResult:

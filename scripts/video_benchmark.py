@@ -6,17 +6,17 @@ Rerun (from the repository root, shared data in ../shared/data):
     ... --frames 275 --embedder mobilefacenet --json video_bench.json
 
 What is measured, all in one process (figures worth comparing are the ratios: the CPU is shared):
-  * the two sample videos resized to 640x480 and written as H.264, then read back end to end through
+  * the two sample videos fitted into 640x480 (aspect ratio kept, black bars) and written as H.264, then read back end to end through
     `facenb.video.recognize_video` (decode, detect, track, embed, match, draw; no output file): processed frames per
     second and milliseconds per frame of each stage, for each detector;
   * the same frames through per-frame recognition as facenb did it before tracks (`Recognizer.recognize` on every
-    frame: MTCNN, then every face embedded, then drawn), and the ratio of the two;
+    frame: MTCNN, then every face embedded with FaceNet (`--baseline-embedder`), then drawn), and the ratio of the two;
   * label stability: the share of a track's frames in which its name changes from the frame before, with and without
     the hysteresis (mean of recent embeddings, change confirmed twice);
   * association: tracks made with and without the motion prediction (fewer tracks: fewer broken ones);
   * the enrolled-person check on the Hamilton clip (Lin-Manuel Miranda large at the microphone in frames 83-212):
     share of those frames in which the largest face is named correctly, and any other name given before frame 213;
-  * latency of `Recognizer.recognize` (the photo pipeline: MTCNN + the embedder) on 640x480 photos with 1 and 6 faces.
+  * latency of `Recognizer.recognize` (the photo pipeline: MTCNN + the baseline embedder) on 640x480 photos with 1 and 6 faces.
 """
 from __future__ import annotations
 import argparse, json, os, statistics, sys, tempfile, time
@@ -32,19 +32,57 @@ from facenb.video import (FaceTracker, annotate_frame, open_video, read_frames, 
 LIN = range(83, 213)  # frames of the Hamilton clip with Lin-Manuel Miranda large at the microphone (looked at by hand)
 
 
+def fit(frame: np.ndarray, size=(640, 480)) -> np.ndarray:
+    "`frame` scaled to fit `size` (aspect ratio kept) and centred on black: faces keep their shape."
+    h, w = frame.shape[:2]
+    s = min(size[0] / w, size[1] / h)
+    nw, nh = round(w * s), round(h * s)
+    out = np.zeros((size[1], size[0], 3), np.uint8)
+    x, y = (size[0] - nw) // 2, (size[1] - nh) // 2
+    out[y:y + nh, x:x + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out
+
+
 def resized_copy(src: Path, dst: Path, size=(640, 480), max_frames=None) -> Path:
-    "The video at `src` resized to `size` and written as H.264 (or the best codec available)."
+    "The video at `src` fitted into `size` (`fit`) and written as H.264 (or the best codec available)."
     fps = video_info(src).fps or 25.0
     with open_video(dst, fps, size) as w:
-        for _, f in read_frames(src, max_frames=max_frames): w.write(cv2.resize(f, size, interpolation=cv2.INTER_AREA))
+        for _, f in read_frames(src, max_frames=max_frames): w.write(fit(f, size))
     return dst
+
+
+class _MobileFaceNetStandIn:
+    "MobileFaceNet straight from facenb.models.mobilefacenet, for a facenb whose Embedder does not take model= yet."
+    def __init__(self):
+        from facenb.models.mobilefacenet import ARCFACE_TEMPLATE, mobilefacenet_runtime, standardize
+        self.template, self.run, self.standardize = ARCFACE_TEMPLATE, mobilefacenet_runtime(), standardize
+        self.model_name, self.dim = 'mobilefacenet-standin/similarity', 192
+
+    def align(self, image, face):
+        from facenb.embed import similarity_transform, margin_transform
+        if face.landmarks is not None and len(face.landmarks) == 5: m = similarity_transform(face.landmarks, self.template)
+        else: m = margin_transform(face.box, 112, 22)
+        return cv2.warpAffine(load_image(image), m, (112, 112), flags=cv2.INTER_LINEAR)
+
+    def embed_crops(self, crops):
+        crops = np.asarray(crops)
+        if not len(crops): return np.zeros((0, self.dim), np.float32)
+        e = self.run(self.standardize(crops))
+        return (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32)
+
+    def embed(self, image, faces):
+        return self.embed_crops(np.stack([self.align(image, f) for f in faces])) if faces else np.zeros((0, self.dim), np.float32)
 
 
 def make_embedder(name: str):
     from facenb.embed import Embedder
-    if name == 'facenet': return Embedder()
+    if name == 'facenet':
+        try: return Embedder(model='facenet')
+        except TypeError: return Embedder()
     try: return Embedder(model=name)
-    except TypeError: sys.exit(f'this facenb has no Embedder(model={name!r}) yet')
+    except TypeError:
+        if name == 'mobilefacenet': return _MobileFaceNetStandIn()
+        sys.exit(f'this facenb has no Embedder(model={name!r}) yet')
 
 
 def gallery(tmp: Path, embedder, samples: Path) -> Recognizer:
@@ -99,7 +137,7 @@ def lin_check(s) -> dict:
 def photo_latency(rec: Recognizer, samples: Path, repeats: int) -> dict:
     out = {}
     for label, p in (('1 face', samples / 'queries/obama1.jpg'), ('6 faces', samples / 'misc/multiface.jpg')):
-        img = cv2.resize(load_image(p), (640, 480), interpolation=cv2.INTER_AREA)
+        img = fit(load_image(p))
         n = len(rec.recognize(img))
         t = []
         for _ in range(repeats):
@@ -113,6 +151,7 @@ def main(argv=None):
     ap.add_argument('--frames', type=int, default=275, help='frames of each video (default: all of the Hamilton clip)')
     ap.add_argument('--baseline-frames', type=int, default=60, help='frames of each video through per-frame recognition')
     ap.add_argument('--embedder', default='facenet', help="'facenet' or a model name Embedder(model=...) knows")
+    ap.add_argument('--baseline-embedder', default='facenet', help='embedder of the per-frame baseline (default: facenet, as before tracks)')
     ap.add_argument('--detectors', nargs='+', default=['blazeface', 'blazeface-full', 'mtcnn'])
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--json', type=Path, default=None)
@@ -125,10 +164,11 @@ def main(argv=None):
     videos = {'hamilton': resized_copy(samples / 'video/short_hamilton_clip.mp4', tmp / 'hamilton_640x480.mp4', max_frames=args.frames),
               'arcade': resized_copy(samples / 'video/video.mp4', tmp / 'arcade_640x480.mp4', max_frames=args.frames)}
     rec = gallery(tmp, make_embedder(args.embedder), samples)
-    res = {'embedder': rec.model, 'threads': torch.get_num_threads(), 'videos': {}}
+    base_rec = rec if args.baseline_embedder == args.embedder else gallery(tmp, make_embedder(args.baseline_embedder), samples)
+    res = {'embedder': rec.model, 'baseline embedder': base_rec.model, 'threads': torch.get_num_threads(), 'videos': {}}
     for name, path in videos.items():
         v = res['videos'][name] = {}
-        base = per_frame(rec, path, args.baseline_frames)
+        base = per_frame(base_rec, path, args.baseline_frames)
         v['per-frame mtcnn recognize'] = base
         for d in args.detectors:
             r, s = tracked(rec, path, args.frames, detector=d)
@@ -137,13 +177,14 @@ def main(argv=None):
             v[f'tracked {d}'] = r
             print(f'{name:9s} {d:15s} {r["fps"]:7.1f} fps ({r["x per-frame"]:.1f}x per-frame MTCNN at {base["fps"]:.1f} fps) '
                   f'stages {r["stage_ms"]} faces/frame {r["faces_per_frame"]:.2f} tracks {r["tracks"]}', flush=True)
-        d = args.detectors[0]
+        d = next((d for d in args.detectors if v[f'tracked {d}']['faces_per_frame'] > 0), args.detectors[0])  # one that finds faces
         flick, _ = tracked(rec, path, args.frames, detector=d, hysteresis=False)
         v['label stability'] = {'with hysteresis': v[f'tracked {d}']['name_changes'], 'without': flick['name_changes']}
         nopred, _ = tracked(rec, path, args.frames, detector=d, tracker=FaceTracker(predict=False))
         v['tracks'] = {'with prediction': v[f'tracked {d}']['tracks'], 'without': nopred['tracks']}
+        v['stability detector'] = d
         print(f'{name:9s} {d}: name changes per track-frame {v["label stability"]}, tracks {v["tracks"]}', flush=True)
-    res['photo latency (recognize, 640x480)'] = photo_latency(Recognizer(rec.gallery, embedder=rec.embedder), samples, args.repeats)
+    res['photo latency (recognize, 640x480)'] = photo_latency(Recognizer(base_rec.gallery, embedder=base_rec.embedder), samples, args.repeats)
     print(json.dumps(res, indent=1, default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
     if args.json: args.json.write_text(json.dumps(res, indent=1, default=str))
 

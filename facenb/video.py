@@ -354,7 +354,8 @@ def due(self: VideoRecognizer, track: Track, index: int) -> bool:
     "Whether `track` should be embedded in frame `index`."
     f = track.face
     if f.size < self.min_face or track.embedding: return False
-    if not track.embedded or index - track.embedded_at >= self.embed_every: return True
+    every = self.embed_every if track.name is not None else max(1, self.embed_every // 2)  # unknown: look again sooner
+    if not track.embedded or index - track.embedded_at >= every: return True
     return f.size >= self.grow * track.embedded_size or frontalness(f) >= track.embedded_frontal + self.frontal_gain
 
 @patch
@@ -366,7 +367,7 @@ def _name(self: VideoRecognizer, track: Track, embedding: np.ndarray, index: int
     query = np.mean(track.embeddings, 0) if self.hysteresis else embedding
     query = query / max(np.linalg.norm(query), 1e-12)
     name, sim, cands = self.recognizer.identify(query[None].astype(np.float32))[0]
-    if first or not self.hysteresis or name == track.name:
+    if first or not self.hysteresis or name == track.name or track.name is None:  # unknown -> a name: the mean decides
         track.name, track.similarity, track.candidates, track.pending = name, sim, cands, (None, 0)
         return
     n = track.pending[1] + 1 if track.pending[0] == name else 1

@@ -138,7 +138,7 @@ def on_save(self: FaceDemo, _=None):
 # %% ../nbs/09_widgets.ipynb #f77d8257
 @patch
 def _build_recognise(self: FaceDemo):
-    self.frame_view = W.Image(format='jpeg', layout=W.Layout(max_width=f'{self.frame_side}px'))
+    self.frame_view = W.Image(format='jpeg', layout=W.Layout(max_width=f'{self.frame_side}px', display='none'))  # shown with the first photo
     self.fps = W.HTML(_html('no frames yet'))
     self.live = W.ToggleButton(False, description='Live', icon='video-camera', tooltip='recognise webcam frames continuously')
     self.results = W.HTML()
@@ -169,6 +169,7 @@ def on_frame(self: FaceDemo, frame,  # JPEG/PNG bytes (webcam), an RGB array, a 
     matches = self.recognizer.recognize(image)
     self.last_image = self.recognizer.annotate(image, matches)
     self.frame_view.value = jpeg_bytes(self.last_image, self.frame_side)
+    self.frame_view.layout.display = ''
     self.last_matches = matches
     t1 = time.perf_counter(); self._times.append(t1)
     rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 1 else 0.0
@@ -193,7 +194,7 @@ def on_video(self: FaceDemo, _=None):
     else: self.results.value = _html('upload a video or type the path of one', False); return None
     t0 = time.perf_counter()
     def progress(done, total, result, image):
-        self.frame_view.value = jpeg_bytes(image, self.frame_side)
+        self.frame_view.value = jpeg_bytes(image, self.frame_side); self.frame_view.layout.display = ''
         self.fps.value = _html(f'frame {done}/{total or "?"} (video frame {result.index}), '
                                f'{done / (time.perf_counter() - t0):.2f} frames/s')
     try:

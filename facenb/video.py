@@ -204,7 +204,7 @@ def write_y4m(frames,  # RGB frames of one size (even width and height)
             n += 1
     return n
 
-# %% ../nbs/08_video.ipynb #bd4bf12c
+# %% ../nbs/08_video.ipynb #afba6163
 def frontalness(face: Face) -> float:
     "How frontal a face looks, from its landmarks, in [0, 1]: 1 when the nose is midway between the eyes; 0.5 without landmarks."
     if not face.landmarks or len(face.landmarks) < 3: return 0.5
@@ -263,7 +263,7 @@ class Track:
     def to_dict(self) -> dict:
         return {'track': self.id, 'name': self.main_name, 'first': self.first, 'last': self.last}
 
-# %% ../nbs/08_video.ipynb #2abd0a57
+# %% ../nbs/08_video.ipynb #4ec8ee22
 class FaceTracker:
     "Associate the faces of consecutive frames into `Track`s: IoU with each track's predicted box, greedy, best first."
     def __init__(self, min_iou: float = 0.3,  # least overlap for a face to continue a track
@@ -301,7 +301,7 @@ class FaceTracker:
         self.live = [t for t in self.live if id(t) in seen or t.misses <= self.max_misses] + [t for t in out if t.first == index and t.n_frames == 1]
         return out
 
-# %% ../nbs/08_video.ipynb #a6e4557b
+# %% ../nbs/08_video.ipynb #c924464f
 DEFAULT_VIDEO_DETECTOR = 'blazeface'  # the detector for video and cameras: fastest, and as accurate on the samples (BENCHMARKS.md)
 
 @dataclass
@@ -348,7 +348,7 @@ class VideoRecognizer:
     def tracks(self) -> list[Track]: return self.tracker.tracks
     def __repr__(self): return f'VideoRecognizer(detector={self.detector.name!r}, model={self.recognizer.model!r}, embed_every={self.embed_every})'
 
-# %% ../nbs/08_video.ipynb #28da1fbe
+# %% ../nbs/08_video.ipynb #203fbfa3
 @patch
 def due(self: VideoRecognizer, track: Track, index: int) -> bool:
     "Whether `track` should be embedded in frame `index`."
@@ -392,7 +392,7 @@ def _embed(self: VideoRecognizer, frame: np.ndarray, tracks: list[Track], index:
         for t, e, i, f in work(): self._name(t, e, i, f)
     else: self._job = self._pool.submit(work)
 
-# %% ../nbs/08_video.ipynb #c53d84cf
+# %% ../nbs/08_video.ipynb #a1fe43ec
 @patch
 def process(self: VideoRecognizer, frame: np.ndarray,  # RGB uint8 frame
             index: int | None = None,  # its index (default: frames processed so far)

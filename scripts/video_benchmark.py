@@ -14,7 +14,7 @@ What is measured, all in one process (figures worth comparing are the ratios: th
   * label stability: the share of a track's frames in which its name changes from the frame before, with and without
     the hysteresis (mean of recent embeddings, change confirmed twice);
   * association: tracks made with and without the motion prediction (fewer tracks: fewer broken ones);
-  * the enrolled-person check on the Hamilton clip (Lin-Manuel Miranda large at the microphone in frames 83-212):
+  * the enrolled-person check on the Hamilton clip (Lin-Manuel Miranda large at the microphone in frames 82-210):
     share of those frames in which the largest face is named correctly, and any other name given before frame 213;
   * latency of `Recognizer.recognize` (the photo pipeline: MTCNN + the baseline embedder) on 640x480 photos with 1 and 6 faces.
 """
@@ -29,7 +29,7 @@ from facenb.core import data_dir, load_image
 from facenb.recognize import Recognizer
 from facenb.video import (FaceTracker, annotate_frame, open_video, read_frames, recognize_video, video_info)
 
-LIN = range(83, 213)  # frames of the Hamilton clip with Lin-Manuel Miranda large at the microphone (looked at by hand)
+LIN = range(82, 211)  # frames of the Hamilton clip with Lin-Manuel Miranda large at the microphone (looked at by hand)
 
 
 def fit(frame: np.ndarray, size=(640, 480)) -> np.ndarray:

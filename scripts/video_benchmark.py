@@ -51,38 +51,9 @@ def resized_copy(src: Path, dst: Path, size=(640, 480), max_frames=None) -> Path
     return dst
 
 
-class _MobileFaceNetStandIn:
-    "MobileFaceNet straight from facenb.models.mobilefacenet, for a facenb whose Embedder does not take model= yet."
-    def __init__(self):
-        from facenb.models.mobilefacenet import ARCFACE_TEMPLATE, mobilefacenet_runtime, standardize
-        self.template, self.run, self.standardize = ARCFACE_TEMPLATE, mobilefacenet_runtime(), standardize
-        self.model_name, self.dim = 'mobilefacenet-standin/similarity', 192
-
-    def align(self, image, face):
-        from facenb.embed import similarity_transform, margin_transform
-        if face.landmarks is not None and len(face.landmarks) == 5: m = similarity_transform(face.landmarks, self.template)
-        else: m = margin_transform(face.box, 112, 22)
-        return cv2.warpAffine(load_image(image), m, (112, 112), flags=cv2.INTER_LINEAR)
-
-    def embed_crops(self, crops):
-        crops = np.asarray(crops)
-        if not len(crops): return np.zeros((0, self.dim), np.float32)
-        e = self.run(self.standardize(crops))
-        return (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32)
-
-    def embed(self, image, faces):
-        return self.embed_crops(np.stack([self.align(image, f) for f in faces])) if faces else np.zeros((0, self.dim), np.float32)
-
-
 def make_embedder(name: str):
     from facenb.embed import Embedder
-    if name == 'facenet':
-        try: return Embedder(model='facenet')
-        except TypeError: return Embedder()
-    try: return Embedder(model=name)
-    except TypeError:
-        if name == 'mobilefacenet': return _MobileFaceNetStandIn()
-        sys.exit(f'this facenb has no Embedder(model={name!r}) yet')
+    return Embedder(model=name)
 
 
 def gallery(tmp: Path, embedder, samples: Path) -> Recognizer:

@@ -138,6 +138,9 @@ def cmd_calibrate(args) -> int:
                       if args.apply else 'the threshold in use is ')
               + (f'{current:.4f} (calibrated earlier)' if current is not None else f'{DEFAULT_THRESHOLD} (the library default)')
               + ('' if args.apply else '; --apply makes this one the default for this gallery'))
+        if c['rough']:
+            print(f'  rough: it rests on {c["impostor_pairs"]:,} impostor pairs, fewer than 10 false accepts at {args.far:g}; '
+                  'strangers never enrolled are not among them: enrol more people for a firmer one')
     return 0
 
 # %% ../nbs/11_cli.ipynb #6192b50b

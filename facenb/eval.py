@@ -622,7 +622,7 @@ def calibrate_gallery(gallery: Gallery,  # a gallery of people enrolled from sev
                            f'that needs at least {int(np.ceil(1 / far - 1e-9)):,}; enrol more people, or ask for --far {_coarser(far, n_imp):g}')
     people = len(set(names.tolist()))
     return {**calibrate(sims, same, far), 'far_target': far, 'model': model, 'people': people,
-            'faces': len(names), 'gallery_faces': n_faces}
+            'faces': len(names), 'gallery_faces': n_faces, 'rough': n_imp * far < 10}
 
 # %% ../nbs/10_eval.ipynb #6441bd0a
 def _print_result(res, args, text: str) -> int:

@@ -214,11 +214,12 @@ def crop_embedder(embedder: Embedder):
 def reembed(db: str | Path | Gallery | None = None,  # gallery file (default: FACENB_DB or the user's data folder) or a Gallery
             model: str | Embedder | None = None,  # a name in `MODELS`, a stored model name, an Embedder, or None: the default
             progress=None,  # optional wrapper of the list of batches that reports progress, e.g. a progress bar
+            batch_size: int = 8,  # faces per batch
            ) -> Reembedded:
     "Every face in the gallery embedded again with `model` from its stored crop, in one transaction: all, or nothing."
     gallery = db if isinstance(db, Gallery) else Gallery(db)
     embedder = model if isinstance(model, Embedder) else embedder_for(model)
-    return gallery.reembed(embedder.model_name, crop_embedder(embedder), progress)
+    return gallery.reembed(embedder.model_name, crop_embedder(embedder), progress, batch_size)
 
 @patch
 def reembed(self: Recognizer, model: str | Embedder | None = None, progress=None) -> Reembedded:

@@ -98,6 +98,8 @@ def _connect(path: Path, write: bool = False):
         if 'locked' in str(e) or 'busy' in str(e):
             raise GalleryError(f'{path}: gallery busy, another writer held it for over {BUSY_TIMEOUT_S:g} s') from e
         raise GalleryError(f'{path}: {e}') from e
+    except sqlite3.IntegrityError as e:
+        raise GalleryError(f'{path}: {e}') from e
     except sqlite3.DatabaseError as e:
         raise GalleryError(f'{path}: not a readable facenb gallery ({e})') from e
     finally: con.close()

@@ -172,13 +172,13 @@ def identify(self: Recognizer, embeddings: np.ndarray,  # (m, d) normalised face
     if getattr(self, '_index', (None,))[0] is not matrix:
         self._index = (matrix, PersonIndex(names))  # the gallery hands back the same matrix until the database changes
     index = self._index[1]
-    people, scores = index.people, index.scores(embeddings, matrix)
+    people, scores, threshold = index.people, index.scores(embeddings, matrix), self.threshold
     out = []
     for row in scores:
         order = np.argsort(-row)[:self.top_k]
         cands = tuple((people[j], float(row[j])) for j in order)
         best = cands[0] if cands else (None, -1.0)
-        out.append((best[0] if best[1] >= self.threshold else None, best[1], cands))
+        out.append((best[0] if best[1] >= threshold else None, best[1], cands))
     return out
 
 @patch

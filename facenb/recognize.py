@@ -14,15 +14,15 @@ from PIL import Image
 
 from .core import Face, load_image, image_hash, draw_faces, ImageError, KNOWN_COLOR, UNKNOWN_COLOR, data_dir
 from .detect import Detector, get_detector
-from .embed import Embedder, WeightsNotFound
-from .store import Gallery, GalleryError, FaceCrop, Reembedded, jpeg_thumbnail
+from .embed import Embedder, WeightsNotFound, MODELS, DEFAULT_MODEL
+from .store import Gallery, GalleryError, ModelMismatch, FaceCrop, Reembedded, jpeg_thumbnail
 
 # %% auto #0
-__all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'MODELS', 'PersonIndex', 'Match', 'EnrollmentError', 'embedder_for',
-           'default_model', 'Recognizer', 'crop_embedder', 'reembed']
+__all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'PersonIndex', 'Match', 'EnrollmentError', 'embedder_for', 'default_model',
+           'Recognizer', 'crop_embedder', 'reembed']
 
 # %% ../nbs/07_recognize.ipynb #b68ba61d
-DEFAULT_THRESHOLD = 0.48  # cosine similarity: FAR 1e-3 on identity-disjoint CelebA pairs (facenb.eval; nbs/10_eval.ipynb)
+DEFAULT_THRESHOLD = MODELS[DEFAULT_MODEL].threshold  # cosine similarity at FAR 1e-3 on identity-disjoint CelebA pairs, for the default model (facenb.eval; nbs/10_eval.ipynb)
 
 # %% ../nbs/07_recognize.ipynb #e0ebafda
 class PersonIndex:
@@ -73,13 +73,15 @@ class EnrollmentError(ValueError):
     "An enrolment photo that cannot be used: unreadable, no face, several faces, or a face too small."
 
 # %% ../nbs/07_recognize.ipynb #b5b36263
-MODELS = {'facenet': {}}  # model names users type -> `Embedder` settings
-
 def _settings(model: str):
-    "The `Embedder` settings that may make `model`'s embeddings: a name in `MODELS`, or an `Embedder.model_name`."
-    if model in MODELS: yield MODELS[model]
-    elif m := re.fullmatch(r'[^/]+/(margin|similarity)(?:-m([0-9.]+))?', model):
-        yield {'align': m[1], **({'margin': float(m[2])} if m[2] else {})}
+    "The `Embedder` settings that may make `model`'s embeddings: a name in `MODELS`, or a stored `Embedder.model_name`."
+    if model in MODELS:
+        yield {'model': model}
+        return
+    m = re.fullmatch(r'([^/#]+)/(margin|similarity)(?:-m([0-9.]+))?(\+flip)?(?:#[0-9a-f]+)?', model)
+    if not m: return
+    kw = {'align': m[2], 'flip': bool(m[4]), **({'margin': float(m[3])} if m[3] else {})}
+    for name in sorted(MODELS, key=lambda n: not m[1].startswith(n)): yield {'model': name, **kw}
 
 def embedder_for(model: str | None = None,  # a name in `MODELS`, a stored `Embedder.model_name`, or None: the library default
                 ) -> Embedder:
@@ -88,20 +90,25 @@ def embedder_for(model: str | None = None,  # a name in `MODELS`, a stored `Embe
     for kw in _settings(model):
         try: e = Embedder(**kw)
         except WeightsNotFound: continue
-        if model in MODELS or e.model_name == model: return e
+        if model in MODELS or model == e.model_name or model in e.legacy_names: return e
     raise GalleryError(f'no embedding model on this machine makes {model!r} embeddings (models: {", ".join(MODELS)})')
 
 @functools.cache
+def _default_ids() -> tuple[str, ...]:
+    "The ids the library's default embedder stores or accepts."
+    e = embedder_for(None)
+    return (e.model_name, *e.legacy_names)
+
 def default_model() -> str:
     "The `model_name` of the library's default embedder."
-    return embedder_for(None).model_name
+    return _default_ids()[0]
 
 # %% ../nbs/07_recognize.ipynb #16876e75
 class Recognizer:
     "Enrol people from photos and recognise the faces in new ones."
     def __init__(self, db: str | Path | Gallery | None = None,  # gallery file (default: FACENB_DB or the user's data folder) or a Gallery
                  detector: str | Detector = 'mtcnn',  # detector backend name or instance
-                 threshold: float | None = None,  # cosine similarity a face needs to be named; None: the gallery's calibrated one, else `DEFAULT_THRESHOLD`
+                 threshold: float | None = None,  # cosine similarity a face needs to be named; None: the gallery's calibrated one, else the model's
                  embedder: Embedder | None = None,  # default: the model of the gallery's embeddings, or the library default for a new gallery
                  top_k: int = 3,  # candidates returned per face
                  min_face: int = MIN_ENROL_FACE,  # smallest face accepted at enrolment, pixels
@@ -112,13 +119,18 @@ class Recognizer:
         self._threshold, self.top_k, self.min_face = threshold, top_k, min_face
 
     @property
-    def model(self) -> str: return self.embedder.model_name
+    def model(self) -> str:
+        "The model id this recognizer stores and compares: the embedder's, or the older id of the same weights the gallery holds."
+        legacy = getattr(self.embedder, 'legacy_names', ())
+        if legacy and (stored := self.gallery.model) in legacy: return stored
+        return self.embedder.model_name
+
     @property
     def threshold(self) -> float:
-        "The threshold in use: the one given, else the gallery's calibrated one for this model, else `DEFAULT_THRESHOLD`."
-        if self._threshold is not None: return self._threshold
+        "The threshold in use: the one given, else the gallery's calibrated one for this model, else the model's own."
+        if self._threshold is not None: return float(self._threshold)
         t = self.gallery.threshold(self.model)
-        return DEFAULT_THRESHOLD if t is None else t
+        return float(getattr(self.embedder, 'threshold', DEFAULT_THRESHOLD)) if t is None else t
     @threshold.setter
     def threshold(self, value: float | None): self._threshold = value
 
@@ -126,7 +138,7 @@ class Recognizer:
     def notice(self) -> str | None:
         "One line saying how to migrate, when the gallery holds another model's embeddings than the library default."
         stored = self.gallery.model
-        if stored is None or stored == default_model(): return None
+        if stored is None or stored in _default_ids(): return None
         return (f'this gallery holds {stored} embeddings, not those of the default model {default_model()}; it keeps working with '
                 f'{stored}: to migrate run  facenb reembed --db {self.gallery.path}')
 

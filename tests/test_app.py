@@ -239,7 +239,8 @@ def test_tab_functions_without_streamlit(app, tmp_path, samples):
     files = [('biden.jpg', (samples / 'people/biden/biden.jpg').read_bytes())]
     checks = app.check_photos(rec, files + [('group.jpg', (samples / 'misc/two_people.jpg').read_bytes())])
     assert [c['error'] is None for c in checks] == [True, False]
-    assert checks[0]['crop'].shape == (160, 160, 3) and 'faces found' in checks[1]['error']
+    size = rec.embedder.size  # the aligned crop of the embedding model (112 for MobileFaceNet, 160 for FaceNet)
+    assert checks[0]['crop'].shape == (size, size, 3) and 'faces found' in checks[1]['error']
     assert app.add_person(rec, 'biden', files) == 1
     annotated, matches = app.recognise_photo(rec, (samples / 'queries/obama_and_biden.jpg').read_bytes())
     assert sorted(m.name for m in matches if m.known) == ['biden'] and annotated.size[0] > 0

@@ -122,10 +122,12 @@ def cmd_reembed(args) -> int:
 
 def cmd_calibrate(args) -> int:
     from facenb.eval import calibrate_gallery
-    from facenb.recognize import DEFAULT_THRESHOLD
+    from facenb.recognize import DEFAULT_THRESHOLD, embedder_for
     g = Gallery(args.db)
     c = calibrate_gallery(g, args.far)
     current = g.threshold(c['model'])
+    try: model_default = float(getattr(embedder_for(c['model']), 'threshold', DEFAULT_THRESHOLD))
+    except GalleryError: model_default = DEFAULT_THRESHOLD
     if args.apply: g.save_calibration(c)
     if args.json: print(json.dumps({**c, 'applied': args.apply}))
     else:
@@ -136,7 +138,7 @@ def cmd_calibrate(args) -> int:
               f'true accepts {c["tar"]:.3f} ({ta:,} of {c["genuine_pairs"]:,} genuine pairs)')
         print('  ' + (f'stored: facenb recognize uses it by default on this gallery (an explicit --threshold still wins); it was '
                       if args.apply else 'the threshold in use is ')
-              + (f'{current:.4f} (calibrated earlier)' if current is not None else f'{DEFAULT_THRESHOLD} (the library default)')
+              + (f'{current:.4f} (calibrated earlier)' if current is not None else f'{model_default:g} (the model\'s default)')
               + ('' if args.apply else '; --apply makes this one the default for this gallery'))
         if c['rough']:
             print(f'  rough: it rests on {c["impostor_pairs"]:,} impostor pairs, fewer than 10 false accepts at {args.far:g}; '

@@ -35,6 +35,7 @@ def test_every_module_notebook_exports(nb):
 
 # Cells that need a local camera, or run for minutes to hours, and the flag that keeps each out of `nbdev_test`.
 FLAGGED = [('08_video.ipynb', 'read_frames(0', 'camera'), ('09_widgets.ipynb', 'demo.live.value = True', 'camera'),
+           ('09a_camera_widget.ipynb', 'cam.running = True', 'camera'),
            ('04_train.ipynb', "out='runs/custom'", 'slow'), ('02_data.ipynb', 'celeba_boxes(celeba, limit=None', 'slow'),
            ('10_eval.ipynb', 'facenet_pytorch_embed_fn(show=True)', 'slow'), ('10_eval.ipynb', 'evaluate_wider(wider_root, wider_gt, show=True)', 'slow')]
 

@@ -29,8 +29,8 @@ def expand_photos(args: list[str]) -> list[Path]:
     return out
 
 def progress(items: list, label: str = '', min_items: int = 4):
-    "Yield `items`, drawing a progress bar on stderr (a terminal) when there are at least `min_items`."
-    n = len(items) if sys.stderr.isatty() else 0
+    "Yield `items`, drawing a progress bar on stderr when there are at least `min_items`."
+    n = len(items)
     for i, x in enumerate(items):
         if n >= min_items:
             done = int(30 * i / n)
@@ -41,14 +41,15 @@ def progress(items: list, label: str = '', min_items: int = 4):
 # %% ../nbs/11_cli.ipynb #8cd554f6
 def _per_photo(args, fn) -> int:
     "Run `fn(image) -> (json_faces, text_lines)` on each photo, printing as we go; 1 if any photo failed."
-    failed = 0
-    for p in progress(expand_photos(args.photos), args.command):
+    failed, photos = 0, expand_photos(args.photos)
+    lead = '\n' if len(photos) >= 4 else ''  # `progress` draws its bar: the message goes on a line of its own
+    for p in progress(photos, args.command):
         try: faces, lines = fn(load_image(p))  # read first: a bad photo is refused before any model loads
         except GalleryError: raise  # the gallery, not this photo: no point going on
         except Exception as e:  # this photo only: say why, go on with the others
             failed += 1
             why = str(e) if isinstance(e, ImageError) else f'{p}: {type(e).__name__}: {e}'
-            print(f'facenb: {why}', file=sys.stderr)
+            print(f'{lead}facenb: {why}', file=sys.stderr)
             if args.json: print(json.dumps({'photo': str(p), 'error': why}), flush=True)
             continue
         if args.json: print(json.dumps({'photo': str(p), 'faces': faces}), flush=True)

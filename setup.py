@@ -23,7 +23,7 @@ setuptools.setup(
     package_data={'facenb': ['weights/*.pt', 'weights/*.json']},
     include_package_data=True,
     install_requires=reqs('requirements'),
-    extras_require={'dev': reqs('dev_requirements')},
+    extras_require={'dev': reqs('dev_requirements'), 'ray': reqs('ray_requirements')},
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

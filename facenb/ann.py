@@ -15,8 +15,8 @@ from .store import Gallery, GalleryError, _connect
 # %% auto #0
 __all__ = ['ANN_MIN_FACES', 'CANDIDATES', 'fingerprints', 'snapshot', 'FaceIndex']
 
-# %% ../nbs/06a_ann.ipynb #64339ae1
-ANN_MIN_FACES = 50_000  # from this many faces on, recognition searches through the index (scripts/bench_gallery.py)
+# %% ../nbs/06a_ann.ipynb #7bbf6c43
+ANN_MIN_FACES = 10_000  # from this many faces on, recognition searches through the index (scripts/bench_gallery.py)
 CANDIDATES = 32  # faces the index returns per query; their people are then scored exactly
 
 # %% ../nbs/06a_ann.ipynb #5422257a

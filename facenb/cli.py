@@ -15,7 +15,7 @@ from .eval import add_eval_parser
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'expand_photos', 'progress', 'cmd_detect', 'cmd_recognize', 'cmd_enroll', 'cmd_people', 'cmd_forget',
-           'cmd_rename', 'build_parser', 'main']
+           'cmd_rename', 'cmd_index', 'cmd_find', 'cmd_sightings', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #2ca47d37
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
@@ -97,6 +97,38 @@ def cmd_rename(args) -> int:
     print(f'{args.old} is now {args.new}')
     return 0
 
+# %% ../nbs/11_cli.ipynb #7eb6b895
+def _sighting_line(s) -> str:
+    who = s.name or 'unknown'
+    sim = '' if s.similarity is None else f' {s.similarity:.2f}'
+    return f'{who}{sim:<6} box {[round(v) for v in s.face.box]}'
+
+def cmd_index(args) -> int:
+    from facenb.archive import index_photos
+    rec = _recognizer(args)
+    report = index_photos(rec, args.folders, workers=args.workers, engine=args.engine, ray_address=args.ray,
+                          prune=args.prune, progress=True)
+    print(report)
+    for path, err in report.bad: print(f'  unreadable: {err}')
+    return 0
+
+def cmd_find(args) -> int:
+    from facenb.archive import find
+    found = find(args.db or None, args.name)
+    if args.json: print(json.dumps([s.to_dict() for s in found]))
+    else:
+        print(f'{args.name}: {len(found)} sighting{"s" * (len(found) != 1)}')
+        for s in found: print(f'  {s.path}  {s.similarity:.2f}  box {[round(v) for v in s.face.box]}')
+    return 0
+
+def cmd_sightings(args) -> int:
+    from facenb.archive import sightings
+    for photo in args.photos:
+        ss = sightings(args.db or None, photo)
+        if args.json: print(json.dumps({'photo': str(photo), 'faces': [s.to_dict() for s in ss]}))
+        else: print(f'{photo}: {len(ss)} face{"s" * (len(ss) != 1)}', *map(_sighting_line, ss), sep='\n  ')
+    return 0
+
 # %% ../nbs/11_cli.ipynb #6192b50b
 def build_parser() -> argparse.ArgumentParser:
     "The `facenb` argument parser with its subcommands."
@@ -124,6 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--db', **db); s.set_defaults(fn=cmd_forget)
     s = sub.add_parser('rename', help='rename a person'); s.add_argument('old'); s.add_argument('new')
     s.add_argument('--db', **db); s.set_defaults(fn=cmd_rename)
+    s = sub.add_parser('index', help='detect and embed every face in a photo archive (resumable)')
+    s.add_argument('folders', nargs='+', metavar='FOLDER'); s.add_argument('--db', **db); s.add_argument('--detector', **det)
+    s.add_argument('--workers', type=int, default=1, help='worker processes (Ray tasks when Ray is installed; default 1: this process)')
+    s.add_argument('--ray', default=None, metavar='ADDRESS', help="an existing Ray cluster ('auto' on its head node); needs facenb[ray]")
+    s.add_argument('--engine', default='auto', choices=['auto', 'local', 'pool', 'ray'], help='where the work runs (default: auto)')
+    s.add_argument('--prune', action='store_true', help='forget the photos under FOLDER whose file is gone')
+    s.set_defaults(fn=cmd_index)
+    s = sub.add_parser('find', help='the indexed photos a person appears in, best first'); s.add_argument('name')
+    s.add_argument('--db', **db); s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_find)
+    s = sub.add_parser('sightings', help='the faces of indexed photos and who they are')
+    s.add_argument('photos', nargs='+', metavar='PHOTO'); s.add_argument('--db', **db)
+    s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_sightings)
     add_eval_parser(sub)
     return p
 

@@ -170,13 +170,15 @@ def run_batches(reader: FaceReader, batches,  # an iterator of batches: lists of
     elif engine == 'ray': yield from _ray_batches(reader, batches, workers, ray_address, threads)
     else: raise ValueError(f"unknown engine {engine!r}: use 'auto', 'local', 'pool' or 'ray'")
 
-# %% ../nbs/13_archive.ipynb #00651f93
+# %% ../nbs/13_archive.ipynb #08ea3a3c
 def _ray_batches(reader, batches, workers, ray_address, threads):
     import ray
     started = not ray.is_initialized()
     if started:
         kw = dict(address=ray_address) if ray_address else dict(num_cpus=workers, include_dashboard=False)
-        ray.init(log_to_driver=False, configure_logging=False, **kw)
+        try: ray.init(log_to_driver=False, configure_logging=False, **kw)
+        except Exception as e:  # Ray raises bare Exceptions when its processes do not come up
+            raise RuntimeError(f'Ray did not start ({str(e).splitlines()[0]}); try --engine pool') from e
     try:
         @ray.remote(num_cpus=1)
         def task(reader, batch):

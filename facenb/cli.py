@@ -15,7 +15,8 @@ from .eval import add_eval_parser
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'expand_photos', 'progress', 'cmd_detect', 'cmd_recognize', 'cmd_enroll', 'cmd_people', 'cmd_forget',
-           'cmd_rename', 'cmd_index', 'cmd_find', 'cmd_sightings', 'build_parser', 'main']
+           'cmd_rename', 'cmd_index', 'cmd_find', 'cmd_sightings', 'cmd_cluster', 'cmd_name_cluster', 'build_parser',
+           'main']
 
 # %% ../nbs/11_cli.ipynb #2ca47d37
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
@@ -129,6 +130,33 @@ def cmd_sightings(args) -> int:
         else: print(f'{photo}: {len(ss)} face{"s" * (len(ss) != 1)}', *map(_sighting_line, ss), sep='\n  ')
     return 0
 
+def cmd_cluster(args) -> int:
+    from facenb.cluster import cluster_sightings, contact_sheet
+    from facenb.store import Gallery
+    g = Gallery(args.db)
+    clusters = cluster_sightings(g, min_size=args.min_size)
+    sheets = Path(args.sheets) if args.sheets else g.path.with_name(g.path.name + '.clusters')
+    if clusters: sheets.mkdir(parents=True, exist_ok=True)
+    for old in sheets.glob('cluster-*.jpg'): old.unlink()
+    rows = []
+    for c in clusters:
+        path = sheets / f'cluster-{c.id:04d}.jpg'
+        contact_sheet(g, c).save(path, quality=85)
+        rows.append({'id': c.id, 'faces': c.size, 'photos': c.photos, 'sheet': str(path)})
+    if args.json: print(json.dumps(rows))
+    else:
+        print(f'{len(clusters)} group{"s" * (len(clusters) != 1)} of unnamed faces (at least {args.min_size} each)'
+              + (f'; contact sheets in {sheets}' if clusters else ''))
+        for r in rows: print(f'  {r["id"]:>4}  {r["faces"]:>4} faces in {r["photos"]} photos  {r["sheet"]}')
+        if clusters: print('name one with: facenb name-cluster ID NAME')
+    return 0
+
+def cmd_name_cluster(args) -> int:
+    from facenb.cluster import name_cluster
+    n = name_cluster(args.db or None, args.id, args.name)
+    print(f'{args.name}: {n} face{"s" * (n != 1)} enrolled from group {args.id}')
+    return 0
+
 # %% ../nbs/11_cli.ipynb #6192b50b
 def build_parser() -> argparse.ArgumentParser:
     "The `facenb` argument parser with its subcommands."
@@ -168,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('sightings', help='the faces of indexed photos and who they are')
     s.add_argument('photos', nargs='+', metavar='PHOTO'); s.add_argument('--db', **db)
     s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_sightings)
+    s = sub.add_parser('cluster', help='group the unnamed faces of the archive into candidate people, with contact sheets')
+    s.add_argument('--db', **db); s.add_argument('--min-size', type=int, default=3, help='smallest group shown (default 3)')
+    s.add_argument('--sheets', default=None, metavar='FOLDER', help='where contact sheets go (default: beside the gallery)')
+    s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_cluster)
+    s = sub.add_parser('name-cluster', help='enrol a group from `facenb cluster` as a person (new or existing)')
+    s.add_argument('id', type=int); s.add_argument('name'); s.add_argument('--db', **db); s.set_defaults(fn=cmd_name_cluster)
     add_eval_parser(sub)
     return p
 

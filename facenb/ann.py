@@ -71,7 +71,7 @@ class FaceIndex:
     def __len__(self): return 0 if self.index is None else len(self.index)
     def __repr__(self): return f'FaceIndex({str(self.path)!r}, {len(self)} faces, dtype={self.dtype!r})'
 
-# %% ../nbs/06a_ann.ipynb #4f6e0b9d
+# %% ../nbs/06a_ann.ipynb #ab8c9b4a
 @patch
 def _new_index(self: FaceIndex, ndim: int):
     from usearch.index import Index
@@ -93,13 +93,14 @@ def _load_saved(self: FaceIndex, key: tuple, model: str, ndim: int):
     except (OSError, ValueError, KeyError, RuntimeError): return None
 
 @patch
-def _save(self: FaceIndex, key: tuple, model: str, ids: np.ndarray, fps: np.ndarray):
-    "Write the index and its state atomically; a gallery in a read-only folder keeps its index in memory."
+def _save(self: FaceIndex, key: tuple, model: str, ids: np.ndarray, fps: np.ndarray, index_too: bool = True):
+    "Write the index (unless only the generation moved) and its state atomically; a read-only folder keeps it in memory."
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix='.' + self.path.name); os.close(fd)
-        self.index.save(tmp); os.replace(tmp, self.path)
-        np.save(tmp + '.npy', np.stack([ids.astype(np.uint64), fps], 1)); os.replace(tmp + '.npy', self.state_path.with_suffix('.npy'))
+        if index_too:
+            self.index.save(tmp); os.replace(tmp, self.path)
+            np.save(tmp + '.npy', np.stack([ids.astype(np.uint64), fps], 1)); os.replace(tmp + '.npy', self.state_path.with_suffix('.npy'))
         Path(tmp).write_text(json.dumps(dict(gallery_id=key[0], generation=key[1], model=model, ndim=int(self.index.ndim),
                                              dtype=self.dtype, faces=len(ids), **self.params)))
         os.replace(tmp, self.state_path)
@@ -108,7 +109,7 @@ def _save(self: FaceIndex, key: tuple, model: str, ids: np.ndarray, fps: np.ndar
         for p in (tmp, tmp and tmp + '.npy'):
             if p and os.path.exists(p): os.remove(p)
 
-# %% ../nbs/06a_ann.ipynb #dc7feac2
+# %% ../nbs/06a_ann.ipynb #6522f3ff
 @patch
 def sync(self: FaceIndex, model: str):
     "Bring the index in step with the gallery's faces of `model`; returns self (see `last_sync` for what it did)."
@@ -133,7 +134,9 @@ def sync(self: FaceIndex, model: str):
         new = dict(zip(ids.tolist(), fps.tolist()))
         gone = np.array([i for i, f in old.items() if new.get(i) != f], np.uint64)
         fresh = np.array([r for r, (i, f) in enumerate(new.items()) if old.get(i) != f], np.int64)
-        if state is not None and state.get('generation') == key[1] and not len(gone) and not len(fresh): how = 'loaded'
+        if not len(gone) and not len(fresh):  # the gallery changed elsewhere (people renamed, sightings...), not its faces
+            how = 'loaded'
+            if state is not None and state.get('generation') != key[1]: self._save(key, model, ids, fps, index_too=False)
         elif len(gone) + len(fresh) > max(len(ids), 1):
             return self._rebuild(model)
         else:

@@ -225,7 +225,7 @@ def _match(rec: Recognizer, embeddings: np.ndarray, ids: dict) -> list[tuple]:
         out += [(ids.get(n) if n is not None else None, round(float(s), 4)) for n, s, _ in rec.identify(embeddings[i:i + 1024])]
     return out
 
-# %% ../nbs/13_archive.ipynb #8e87eab1
+# %% ../nbs/13_archive.ipynb #873f587f
 def refresh_names(db: str | Path | Gallery, threshold: float | None = None, force: bool = False) -> int:
     "Name every sighting again if the gallery changed since the last naming (or `force`); returns how many changed."
     g = db if isinstance(db, Gallery) else Gallery(db)
@@ -233,6 +233,7 @@ def refresh_names(db: str | Path | Gallery, threshold: float | None = None, forc
         if not _has_archive(con): return 0
         gen, done = _generation(con), json.loads(_state(con, 'named', '{}'))
         models = [r[0] for r in con.execute('SELECT DISTINCT model FROM sightings')]
+    if threshold is None: threshold = matcher(g, 'any').threshold  # the recognizer's default
     want = {'generation': gen, 'threshold': threshold}
     if done == want and not force: return 0
     changed = 0

@@ -92,7 +92,7 @@ def file_hash(data: bytes) -> str:
     "SHA-256 of a file's bytes."
     return hashlib.sha256(data).hexdigest()
 
-# %% ../nbs/13_archive.ipynb #c9f00be7
+# %% ../nbs/13_archive.ipynb #e1ffbaa7
 @dataclass
 class FaceReader:
     "The detector and embedder a worker uses: sent to each worker once."
@@ -120,8 +120,10 @@ def analyse_photo(reader: FaceReader, path: str, data: bytes, size: int, mtime_n
         image = load_image(data)
         r.faces = reader.detector.detect(image)
         r.embeddings = reader.embedder.embed(image, r.faces) if r.faces else None
-    except ImageError as e: r.error = str(e).replace('the photo', Path(path).name, 1) if 'the photo' in str(e) else str(e)
-    except (ValueError, RuntimeError, OSError) as e: r.error = f'{type(e).__name__}: {e}'
+    except ImageError as e:  # its message names the bytes ("400 bytes: ..."); name the file instead
+        msg = str(e)
+        r.error = f'{path}: {msg.split(": ", 1)[1] if msg.startswith(f"{len(data)} bytes: ") else msg}'
+    except (ValueError, RuntimeError, OSError) as e: r.error = f'{path}: {type(e).__name__}: {e}'
     return r
 
 def analyse_batch(reader: FaceReader, batch: list[tuple]) -> list[PhotoResult]:

@@ -78,6 +78,19 @@ def find_quality(db: Path, celeba, n_people: int, thresholds) -> dict:
     return out, base
 
 
+def export_embeddings(db: Path, celeba, out: Path) -> int:
+    "The embedding of each photo's largest face with the photo's identity, as the .npz `bench_gallery.py --real` reads."
+    best = {}
+    with sqlite3.connect(db) as con:
+        for path, box, emb in con.execute('SELECT ph.path, s.box, s.embedding FROM sightings s JOIN photos ph ON ph.id = s.photo_id'):
+            b, n = json.loads(box), Path(path).name
+            size = min(b[2] - b[0], b[3] - b[1])
+            if n in celeba.identities and (n not in best or size > best[n][0]): best[n] = (size, np.frombuffer(emb, '<f4'))
+    names = sorted(best)
+    np.savez(out, embeddings=np.stack([best[n][1] for n in names]), people=np.array([str(celeba.identities[n]) for n in names]))
+    return len(names)
+
+
 def cluster_table(db: Path, celeba, min_sizes) -> dict:
     "Purity and share clustered of the unnamed sightings, for each smallest group size."
     g = Recognizer(db).gallery
@@ -106,12 +119,14 @@ def main(argv=None):
     ap.add_argument('--speed', type=int, default=0, help='time indexing the first N photos (0: skip)')
     ap.add_argument('--workers', type=int, nargs='+', default=[1, 2])
     ap.add_argument('--engine', default='pool', help="engine for more than one worker: 'pool' or 'ray'")
+    ap.add_argument('--export-embeddings', default=None, metavar='NPZ', help='write the largest face of each photo (with --db)')
     ap.add_argument('--json', default=None)
     a = ap.parse_args(argv)
     celeba = find_celeba(data_dir() / 'celeba')
     out = {'command': 'python scripts/archive_celeba.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
            'cores': os.cpu_count(), 'load_average_start': [round(x, 1) for x in os.getloadavg()]}
     if a.speed: out['speed'] = speed(a, celeba)
+    if a.db and a.export_embeddings: out['exported'] = export_embeddings(Path(a.db), celeba, Path(a.export_embeddings))
     if a.db:
         out['find'], enrolled_db = find_quality(Path(a.db), celeba, a.people, a.thresholds)
         out['clusters_after_enrolling'] = cluster_table(enrolled_db, celeba, a.min_sizes)

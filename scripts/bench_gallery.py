@@ -6,7 +6,7 @@ most of it building the index once):
 
     OMP_NUM_THREADS=1 nice .venv/bin/python scripts/bench_gallery.py --sizes 10000 50000 100000 1000000 --json bench_gallery.json
     ... --sizes 10000 50000 --queries 100          # a few minutes
-    ... --real celeba_embeddings.npz               # real faces mixed in (see `facenb.archive.export_embeddings`)
+    ... --real celeba.npz      # real faces mixed in: scripts/archive_celeba.py --db celeba.db --export-embeddings celeba.npz
 
 What is measured, per gallery size n (10 faces per person; each face a noisy copy of its person's direction, about
 as similar to its siblings as two photos of one person are, 0.66 cosine on average):
@@ -75,16 +75,16 @@ def run_size(n: int, a, real, held_out, tmp: Path) -> dict:
     path = tmp / f'g{n}.db'
     t = time.perf_counter()
     centres = write_gallery(path, n, a.per_person, a.dim, real, rng)
-    row = {'faces': n, 'people': len(centres) + (0 if real is None else len(set(real[1]))), 'write_s': round(time.perf_counter() - t, 1)}
+    row = {'dtype': a.dtype or FaceIndex.__init__.__defaults__[0], 'faces': n, 'people': len(centres) + (0 if real is None else len(set(real[1]))), 'write_s': round(time.perf_counter() - t, 1)}
     queries = noisy_copies(centres[rng.choice(len(centres), a.queries, replace=False)], 1, rng)
     if held_out is not None: queries = np.concatenate([held_out, queries])
     stub = SimpleNamespace(model_name='bench')
     exact = Recognizer(path, embedder=stub); exact.ann_min_faces = None
     ann = Recognizer(path, embedder=stub); ann.ann_min_faces = 0
-    ann.face_index().dtype = a.dtype
+    if a.dtype: ann.face_index().dtype = a.dtype
     t = time.perf_counter(); exact.gallery.matrix('bench'); row['load_matrix_s'] = round(time.perf_counter() - t, 1)
     t = time.perf_counter(); ann.face_index().sync('bench'); row['build_s'] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter(); FaceIndex(Gallery(path), dtype=a.dtype).sync('bench'); row['reload_s'] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter(); FaceIndex(Gallery(path), dtype=ann.face_index().dtype).sync('bench'); row['reload_s'] = round(time.perf_counter() - t, 2)
     fi = ann.face_index()
     row['matrix_mb'] = round(fi.matrix.nbytes / 2**20)
     row['index_mb'] = round(fi.index.memory_usage / 2**20)
@@ -119,7 +119,7 @@ def main(argv=None):
     ap.add_argument('--queries', type=int, default=200, help='synthetic queries per size (all timed through the index)')
     ap.add_argument('--exact-queries', type=int, default=50, help='of which also timed exactly (exact answers are computed for all)')
     ap.add_argument('--dim', type=int, default=512, help='embedding size of the synthetic faces (the real ones decide when given)')
-    ap.add_argument('--dtype', default='f16', help="FaceIndex precision: 'f32', 'f16', 'bf16' or 'i8'")
+    ap.add_argument('--dtype', default=None, help="FaceIndex precision: 'f32', 'f16', 'bf16' or 'i8' (default: the library's)")
     ap.add_argument('--real', default=None, help='an .npz with `embeddings` (n, d) and `people` (n,): all but one face per person '
                                                  'go into every gallery, the held-out ones are queries')
     ap.add_argument('--expansion-search', type=int, nargs='+', default=[64, 128, 256],

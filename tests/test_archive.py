@@ -91,7 +91,7 @@ def test_forget_unnames_every_sighting(archive, tmp_path):
     assert 'no person named' in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_bad_photos_listed_and_skipped(celeba, tmp_path):
+def test_bad_photos_listed_and_skipped_and_pruned(celeba, tmp_path):
     folder = tmp_path / 'photos'; folder.mkdir()
     good = next(iter(celeba.values()))[:2]
     for p in good: shutil.copy(p, folder / p.name)
@@ -101,6 +101,12 @@ def test_bad_photos_listed_and_skipped(celeba, tmp_path):
     assert '4 photos: 4 analysed' in out and '2 unreadable' in out
     assert 'broken.jpg' in out and 'notes.png' in out
     assert '0 analysed' in facenb('index', folder, '--db', tmp_path / 'a.db', check=0).stdout
+    (folder / good[0].name).unlink()
+    out = facenb('index', folder, '--db', tmp_path / 'a.db', '--prune', check=0).stdout
+    assert '3 photos: 0 analysed' in out and '1 pruned' in out
+    with sqlite3.connect(tmp_path / 'a.db') as con:
+        assert con.execute('SELECT count(*) FROM photos WHERE path LIKE ?', (f'%{good[0].name}',)).fetchone()[0] == 0
+        assert con.execute('SELECT count(*) FROM sightings s LEFT JOIN photos p ON p.id = s.photo_id WHERE p.id IS NULL').fetchone()[0] == 0
 
 
 def test_killed_midway_then_resumed(celeba, tmp_path):

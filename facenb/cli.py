@@ -15,8 +15,8 @@ from .eval import add_eval_parser
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'expand_photos', 'progress', 'cmd_detect', 'cmd_recognize', 'cmd_enroll', 'cmd_people', 'cmd_forget',
-           'cmd_rename', 'cmd_index', 'cmd_find', 'cmd_sightings', 'cmd_cluster', 'cmd_name_cluster', 'build_parser',
-           'main']
+           'cmd_rename', 'cmd_serve', 'cmd_keys', 'add_serve_parsers', 'cmd_index', 'cmd_find', 'cmd_sightings',
+           'cmd_cluster', 'cmd_name_cluster', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #2ca47d37
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
@@ -98,7 +98,62 @@ def cmd_rename(args) -> int:
     print(f'{args.old} is now {args.new}')
     return 0
 
-# %% ../nbs/11_cli.ipynb #7eb6b895
+# %% ../nbs/11_cli.ipynb #d3e0f002
+def cmd_serve(args) -> int:
+    from facenb.serve import Settings, serve
+    given = dict(db=args.db, detector=args.detector, threshold=args.threshold, max_upload_mb=args.max_upload_mb,
+                 timeout_s=args.timeout, rate_limit=args.rate_limit, workers=args.workers, threads=args.threads,
+                 cors_origins=tuple(args.cors_origin) or None)
+    serve(args.host, args.port, Settings(**{k: v for k, v in given.items() if v is not None}))
+    return 0
+
+def cmd_keys(args) -> int:
+    from facenb.keys import add_key, list_keys, remove_key
+    g = Gallery(args.db)
+    if args.action == 'add':
+        key = add_key(g, args.name, read_only=args.read_only)
+        print(f'key {args.name!r} ({"read-only" if args.read_only else "read and write"}) added to {g.path}; '
+              'it is shown only this once, keep it now:')
+        print(key)
+    elif args.action == 'remove':
+        remove_key(g, args.name)
+        print(f'key {args.name!r} removed from {g.path}')
+    else:
+        ks = list_keys(g)
+        if args.json: print(json.dumps([{'name': k.name, 'read_only': k.read_only, 'created': k.created} for k in ks]))
+        else:
+            print(f'{len(ks)} key{"s" * (len(ks) != 1)} in {g.path}')
+            for k in ks: print(f'  {k.name:<30} {"read-only" if k.read_only else "read and write"}  {k.created}')
+    return 0
+
+def add_serve_parsers(sub):
+    "The `serve` and `keys` subcommands."
+    db = dict(default=None, help='gallery file (default: $FACENB_DB or the user data folder)')
+    s = sub.add_parser('serve', help='the HTTP API for other programs (OpenAPI docs at /docs)')
+    s.add_argument('--host', default='127.0.0.1', help='interface to listen on (default 127.0.0.1; any other needs API keys)')
+    s.add_argument('--port', type=int, default=8000, help='TCP port (default 8000)')
+    s.add_argument('--db', **db)
+    s.add_argument('--workers', type=int, help='worker processes, each loading the models once (default 1)')
+    s.add_argument('--threads', type=int, help='recognition threads per worker (default: the cores / workers)')
+    s.add_argument('--detector', help='detector backend (default: mtcnn)')
+    s.add_argument('--threshold', type=float, help='cosine similarity to name a face (default: the library\'s)')
+    s.add_argument('--max-upload-mb', type=float, help='largest request body, MB (default 20)')
+    s.add_argument('--timeout', type=float, help='seconds before a request is abandoned with 504 (default 60)')
+    s.add_argument('--rate-limit', type=int, help='requests a minute per key, 0 for none (default 600)')
+    s.add_argument('--cors-origin', action='append', default=[], metavar='ORIGIN',
+                   help='allow browsers on ORIGIN to call the API (repeatable; default: CORS off)')
+    s.set_defaults(fn=cmd_serve)
+    k = sub.add_parser('keys', help='API keys for `facenb serve`: add, list, remove')
+    ks = k.add_subparsers(dest='action', required=True)
+    a = ks.add_parser('add', help='make a key; it is printed once, on the last line')
+    a.add_argument('name', help='who holds the key, e.g. door'); a.add_argument('--db', **db)
+    a.add_argument('--read-only', action='store_true', help='the key may recognise and list, not enrol, rename or forget')
+    l = ks.add_parser('list', help='the keys (names and rights; never the keys)'); l.add_argument('--db', **db)
+    l.add_argument('--json', action='store_true')
+    r = ks.add_parser('remove', help='remove a key'); r.add_argument('name'); r.add_argument('--db', **db)
+    k.set_defaults(fn=cmd_keys)
+
+# %% ../nbs/11_cli.ipynb #24800002
 def _sighting_line(s) -> str:
     who = s.name or 'unknown'
     sim = '' if s.similarity is None else f' {s.similarity:.2f}'
@@ -203,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('name-cluster', help='enrol a group from `facenb cluster` as a person (new or existing)')
     s.add_argument('id', type=int); s.add_argument('name'); s.add_argument('--db', **db); s.set_defaults(fn=cmd_name_cluster)
     add_eval_parser(sub)
+    add_serve_parsers(sub)
     return p
 
 # %% ../nbs/11_cli.ipynb #cb789f6f

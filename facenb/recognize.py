@@ -129,9 +129,10 @@ def _update_index(self: Recognizer):
 # %% ../nbs/07_recognize.ipynb #8ee75806
 @patch
 def check_photo(self: Recognizer, photo,  # anything `load_image` reads
+                name: str | None = None,  # what errors call the photo; default: its path, or 'the photo'
                ) -> tuple[np.ndarray, Face]:
     "The image and its one face, or `EnrollmentError` saying which enrolment rule the photo breaks."
-    name = photo if isinstance(photo, (str, Path)) else 'the photo'
+    name = name or (photo if isinstance(photo, (str, Path)) else 'the photo')
     try: image = load_image(photo)
     except ImageError as e: raise EnrollmentError(str(e)) from None
     faces = self.detector.detect(image)
@@ -199,6 +200,18 @@ def annotate(self: Recognizer, image, matches: list[Match] | None = None) -> Ima
     if matches is None: matches = self.recognize(image)
     return draw_faces(image, [m.face for m in matches], [m.label for m in matches],
                       [KNOWN_COLOR if m.known else UNKNOWN_COLOR for m in matches])
+
+# %% ../nbs/07_recognize.ipynb #b7e1f002
+@patch
+def verify(self: Recognizer, photo_a,  # anything `load_image` reads, showing one face
+           photo_b,  # another photo showing one face
+           names: tuple[str, str] = ('the first photo', 'the second photo'),  # what errors call the photos
+          ) -> dict:
+    "Whether two one-face photos show the same person: `same`, `similarity`, `threshold` and both `faces`."
+    (image_a, face_a), (image_b, face_b) = self.check_photo(photo_a, names[0]), self.check_photo(photo_b, names[1])
+    sim = float(self.embedder.embed(image_a, [face_a])[0] @ self.embedder.embed(image_b, [face_b])[0])
+    return {'same': sim >= self.threshold, 'similarity': round(sim, 4), 'threshold': self.threshold,
+            'faces': [face_a.to_dict(), face_b.to_dict()]}
 
 # %% ../nbs/07_recognize.ipynb #4dc540d5
 @patch

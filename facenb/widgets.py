@@ -300,8 +300,8 @@ class PhotosView:
     def __init__(self, recognizer: Recognizer | None = None,  # default: a Recognizer on the default gallery
                  min_size: int = 3,  # smallest group of unnamed faces shown
                 ):
-        from .archive import index_photos, find
-        from .cluster import cluster_sightings, contact_sheet, name_cluster
+        from facenb.archive import index_photos, find
+        from facenb.cluster import cluster_sightings, contact_sheet, name_cluster
         self._lib = dict(index=index_photos, find=find, cluster=cluster_sightings, sheet=contact_sheet, name=name_cluster)
         self.recognizer, self.min_size = recognizer or Recognizer(), min_size
         self.folder = W.Text(placeholder='a folder of photos', description='Folder')

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from .store import Gallery, GalleryError, _connect
 
 # %% auto #0
-__all__ = ['ANN_MIN_FACES', 'CANDIDATES', 'fingerprints', 'snapshot', 'FaceIndex']
+__all__ = ['ANN_MIN_FACES', 'CANDIDATES', 'fingerprints', 'snapshot', 'FaceIndex', 'update_saved_index']
 
 # %% ../nbs/06a_ann.ipynb #7bbf6c43
 ANN_MIN_FACES = 10_000  # from this many faces on, recognition searches through the index (scripts/bench_gallery.py)
@@ -109,7 +109,15 @@ def _save(self: FaceIndex, key: tuple, model: str, ids: np.ndarray, fps: np.ndar
         for p in (tmp, tmp and tmp + '.npy'):
             if p and os.path.exists(p): os.remove(p)
 
-# %% ../nbs/06a_ann.ipynb #6522f3ff
+# %% ../nbs/06a_ann.ipynb #8d0cad07
+def _scrub(index, keys: np.ndarray):
+    "Remove `keys` from a usearch `index` so that their vectors leave its memory (and the next saved file)."
+    index.remove(keys)
+    noise = np.random.default_rng().standard_normal((len(keys), index.ndim)).astype(np.float32)
+    index.add(keys, noise, threads=1)  # reuses the freed slots, overwriting the forgotten vectors
+    index.remove(keys)
+
+# %% ../nbs/06a_ann.ipynb #d53bc08f
 @patch
 def sync(self: FaceIndex, model: str):
     "Bring the index in step with the gallery's faces of `model`; returns self (see `last_sync` for what it did)."
@@ -141,7 +149,7 @@ def sync(self: FaceIndex, model: str):
             return self._rebuild(model)
         else:
             how = 'updated'
-            if len(gone): self.index.remove(gone)
+            if len(gone): _scrub(self.index, gone)
             if len(fresh): self.index.add(ids[fresh].astype(np.uint64), matrix[fresh], threads=self.threads)
             added, removed = len(fresh), len(gone)
     self.key, self.ids, self._fps, self.names, self.matrix, self.model = key, ids, fps, names, matrix, model
@@ -155,6 +163,17 @@ def _rebuild(self: FaceIndex, model: str):
     for p in (self.path, self.state_path, self.state_path.with_suffix('.npy')): p.unlink(missing_ok=True)
     self.key = None
     return self.sync(model)
+
+# %% ../nbs/06a_ann.ipynb #70d37892
+def update_saved_index(gallery: Gallery) -> dict | None:
+    "Bring the gallery's saved index, if it has one, in step now; returns what `sync` did (None: no saved index)."
+    fi = FaceIndex(gallery)
+    if not (fi.path.exists() or fi.state_path.exists()): return None
+    model = gallery.model
+    if model is None:  # nobody left: no index either
+        for p in (fi.path, fi.state_path, fi.state_path.with_suffix('.npy')): p.unlink(missing_ok=True)
+        return {'how': 'deleted'}
+    return fi.sync(model).last_sync
 
 # %% ../nbs/06a_ann.ipynb #7cff59b7
 @patch

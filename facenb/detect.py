@@ -35,6 +35,8 @@ class Detector:
 BACKENDS: dict[str, str] = {
     'mtcnn': 'facenb.detect:MTCNNDetector',
     'custom': 'facenb.model:CustomDetector',
+    'blazeface': 'facenb.models.blazeface:BlazeFaceDetector',  # MediaPipe short range (nbs/01b_blazeface)
+    'blazeface-full': 'facenb.models.blazeface:BlazeFaceFullDetector',  # MediaPipe full range
 }
 
 def register_detector(name: str,  # the name users pass as `detector=`

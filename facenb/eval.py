@@ -248,10 +248,10 @@ def detections(paths: list[Path],  # photos
     cache.save()
     return [f for f, _ in out], [t for _, t in out]
 
-def default_embedder(align: str | None = None, flip: bool | None = None):
-    "The library's `Embedder`, with its defaults where `align` or `flip` is None."
+def default_embedder(align: str | None = None, flip: bool | None = None, model: str | None = None):
+    "The library's `Embedder` (`model` by name), with its defaults where `model`, `align` or `flip` is None."
     from facenb.embed import Embedder
-    kw = {k: v for k, v in dict(align=align, flip=flip).items() if v is not None}
+    kw = {k: v for k, v in dict(model=model, align=align, flip=flip).items() if v is not None}
     return Embedder(**kw)
 
 def face_embeddings(paths: list[Path],  # photos
@@ -260,7 +260,7 @@ def face_embeddings(paths: list[Path],  # photos
                     show: bool = False,  # progress bar on stderr
                     batch: int = 32,  # crops embedded together
                    ) -> np.ndarray:
-    "The (n, 512) embeddings of one face per photo, cached by file content, face box and embedder settings."
+    "The (n, d) embeddings of one face per photo, cached by file content, face box and embedder settings."
     cache = ResultCache('embeddings', embedder_settings(embedder))
     keys = [f'{file_key(p)}:{",".join(f"{v:.1f}" for v in f.box)}:{f.landmarks is not None}' for p, f in zip(paths, faces)]
     todo = [i for i, k in enumerate(keys) if k not in cache]
@@ -270,7 +270,7 @@ def face_embeddings(paths: list[Path],  # photos
         for i, e in zip(idx, embedder.embed_crops(crops)): cache[keys[i]] = np.asarray(e, np.float32)
         if start % (10 * batch) == 0: cache.save()
     cache.save()
-    return np.stack([cache[k] for k in keys]) if keys else np.zeros((0, 512), np.float32)
+    return np.stack([cache[k] for k in keys]) if keys else np.zeros((0, getattr(embedder, 'dim', 512)), np.float32)
 
 # %% ../nbs/10_eval.ipynb #5651e46f
 def permissive_detector(name: str = 'mtcnn',  # detector backend
@@ -617,7 +617,7 @@ def _eval_lfw(args) -> int:
     root, pairs = Path(args.root), Path(args.pairs)
     for p in (root, pairs):
         if not p.exists(): raise FileNotFoundError(f'{p}: no such file or folder')
-    fn = facenb_embed_fn(args.detector, default_embedder(args.align, args.flip or None), args.min_probability, show=not args.quiet)
+    fn = facenb_embed_fn(args.detector, default_embedder(args.align, args.flip, args.model), args.min_probability, show=not args.quiet)
     pairs = read_pairs(pairs)
     if args.pairs_per_fold: pairs = subset_pairs(pairs, args.pairs_per_fold)
     res = evaluate_lfw(root, pairs, fn)
@@ -647,7 +647,8 @@ def add_eval_parser(subparsers  # the `add_subparsers()` of the `facenb` parser
     s.add_argument('root', help='folder of Name/Name_0001.jpg photos'); s.add_argument('pairs', help='pairs.txt')
     s.add_argument('--detector', **det)
     s.add_argument('--align', default=None, choices=ALIGN_MODES, help='face alignment (default: the embedder default)')
-    s.add_argument('--flip', action='store_true', help='add the embedding of the mirrored face')
+    s.add_argument('--model', default=None, metavar='NAME', help='embedding model: mobilefacenet or facenet (default: the library default)')
+    s.add_argument('--flip', action=argparse.BooleanOptionalAction, default=None, help="add the embedding of the mirrored face (default: the model's default)")
     s.add_argument('--pairs-per-fold', type=int, default=None, metavar='N', help='only the first N matched and N mismatched pairs of each fold')
     s.add_argument('--min-probability', type=float, default=None, metavar='P',
                    help="ignore detections below P, using the photo's centre instead (default: the detector's own threshold)")

@@ -13,15 +13,15 @@ from PIL import Image
 
 from .core import Face, load_image, image_hash, draw_faces, ImageError, KNOWN_COLOR, UNKNOWN_COLOR, data_dir
 from .detect import Detector, get_detector
-from .embed import Embedder
-from .store import Gallery, GalleryError, jpeg_thumbnail
+from .embed import Embedder, MODELS, DEFAULT_MODEL
+from .store import Gallery, GalleryError, ModelMismatch, jpeg_thumbnail
 from .ann import FaceIndex, ANN_MIN_FACES, CANDIDATES
 
 # %% auto #0
 __all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'PersonIndex', 'Match', 'EnrollmentError', 'Recognizer']
 
 # %% ../nbs/07_recognize.ipynb #b68ba61d
-DEFAULT_THRESHOLD = 0.48  # cosine similarity: FAR 1e-3 on identity-disjoint CelebA pairs (facenb.eval; nbs/10_eval.ipynb)
+DEFAULT_THRESHOLD = MODELS[DEFAULT_MODEL].threshold  # cosine similarity at FAR 1e-3 on identity-disjoint CelebA pairs, for the default model (facenb.eval; nbs/10_eval.ipynb)
 
 # %% ../nbs/07_recognize.ipynb #e0ebafda
 class PersonIndex:
@@ -94,18 +94,23 @@ class Recognizer:
     "Enrol people from photos and recognise the faces in new ones."
     def __init__(self, db: str | Path | Gallery | None = None,  # gallery file (default: FACENB_DB or the user's data folder) or a Gallery
                  detector: str | Detector = 'mtcnn',  # detector backend name or instance
-                 threshold: float = DEFAULT_THRESHOLD,  # cosine similarity a face needs to be named
-                 embedder: Embedder | None = None,  # default: FaceNet with the library's default alignment
+                 threshold: float | None = None,  # cosine similarity a face needs to be named; None: the embedder's model's calibrated one
+                 embedder: Embedder | None = None,  # default: `Embedder()`, the default model with its defaults
                  top_k: int = 3,  # candidates returned per face
                  min_face: int = MIN_ENROL_FACE,  # smallest face accepted at enrolment, pixels
                 ):
         self.gallery = db if isinstance(db, Gallery) else Gallery(db)
         self.detector = get_detector(detector)
         self.embedder = embedder or Embedder()
-        self.threshold, self.top_k, self.min_face = threshold, top_k, min_face
+        self.threshold = float(getattr(self.embedder, 'threshold', DEFAULT_THRESHOLD) if threshold is None else threshold)
+        self.top_k, self.min_face = top_k, min_face
 
     @property
-    def model(self) -> str: return self.embedder.model_name
+    def model(self) -> str:
+        "The model id this recognizer stores and compares: the embedder's, or the older id of the same weights the gallery holds."
+        legacy = getattr(self.embedder, 'legacy_names', ())
+        if legacy and (stored := self.gallery.model) in legacy: return stored
+        return self.embedder.model_name
     def __repr__(self):
         return f'Recognizer({str(self.gallery.path)!r}, detector={self.detector.name!r}, model={self.model!r}, threshold={self.threshold})'
 

@@ -5,21 +5,23 @@
 # %% ../nbs/08_video.ipynb #951f1fc5
 from __future__ import annotations
 import io, math, tempfile, time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 import cv2
 import numpy as np
+from fastcore.basics import patch
 from PIL import Image
 
 from .core import Face, load_image, draw_faces, iou, data_dir, ImageError, KNOWN_COLOR, UNKNOWN_COLOR
 
 # %% auto #0
-__all__ = ['BROWSER_CODECS', 'VideoError', 'VideoInfo', 'video_info', 'read_frames', 'VideoWriter', 'open_video',
-           'browser_suffix', 'camera_frame', 'write_y4m', 'Track', 'FaceTracker', 'FrameResult', 'VideoSummary',
-           'recognize_frames', 'annotate_frame', 'recognize_video']
+__all__ = ['BROWSER_CODECS', 'DEFAULT_VIDEO_DETECTOR', 'REFINE_SIDE', 'WAIT_COLOR', 'VideoError', 'VideoInfo', 'video_info',
+           'read_frames', 'VideoWriter', 'open_video', 'browser_suffix', 'camera_frame', 'write_y4m', 'frontalness',
+           'Track', 'FaceTracker', 'FrameResult', 'VideoRecognizer', 'annotate_frame', 'LatestFrame', 'VideoSummary',
+           'recognize_video']
 
 # %% ../nbs/08_video.ipynb #88e2ecb1
 class VideoError(ValueError):
@@ -42,7 +44,8 @@ class VideoInfo:
 
 def _open(src) -> cv2.VideoCapture:
     "An opened capture for a file path or a camera index, or `VideoError`."
-    if isinstance(src, (str, Path)):
+    if isinstance(src, str) and '://' in src: cap = cv2.VideoCapture(src)  # a network stream: rtsp://, http://...
+    elif isinstance(src, (str, Path)):
         p = Path(src).expanduser()
         if not p.is_file(): raise VideoError(f'{src}: no such file')
         cap = cv2.VideoCapture(str(p))
@@ -50,7 +53,8 @@ def _open(src) -> cv2.VideoCapture:
     else: raise VideoError(f'cannot read video from a {type(src).__name__}; give a path or a camera index')
     if not cap.isOpened() or (isinstance(src, (str, Path)) and cap.get(cv2.CAP_PROP_FRAME_WIDTH) <= 0):
         cap.release()
-        raise VideoError(f'{src}: ' + ('no camera with this index' if isinstance(src, int) else 'not a video OpenCV can read'))
+        why = 'no camera with this index' if isinstance(src, int) else 'cannot open this stream' if '://' in str(src) else 'not a video OpenCV can read'
+        raise VideoError(f'{src}: {why}')
     return cap
 
 def video_info(src: str | Path,  # a video file
@@ -200,171 +204,410 @@ def write_y4m(frames,  # RGB frames of one size (even width and height)
             n += 1
     return n
 
-# %% ../nbs/08_video.ipynb #bd4bf12c
-@dataclass
+# %% ../nbs/08_video.ipynb #afba6163
+def frontalness(face: Face) -> float:
+    "How frontal a face looks, from its landmarks, in [0, 1]: 1 when the nose is midway between the eyes; 0.5 without landmarks."
+    if not face.landmarks or len(face.landmarks) < 3: return 0.5
+    (lx, _), (rx, _), (nx, _) = face.landmarks[:3]
+    half = abs(rx - lx) / 2
+    return float(max(0.0, 1 - abs(nx - (lx + rx) / 2) / half)) if half > 1e-6 else 0.0
+
+@dataclass(eq=False)
 class Track:
-    "One face followed through a video: its id, frames seen, boxes, and the votes for its name."
+    "One face followed through a video: where it is, when it was seen, its recent embeddings and the name shown for it."
     id: int
-    frames: list[int] = field(default_factory=list)  # indices of the frames the face was seen in
-    boxes: list[tuple] = field(default_factory=list)  # its box in each of those frames
-    votes: Counter = field(default_factory=Counter)  # frames named, per name
-    best: dict = field(default_factory=dict)  # best similarity per name
-    similarity: float = -1.0  # best similarity seen, named or not
+    face: Face  # its latest face
+    first: int  # index of the frame it was first seen in
+    last: int  # index of the frame it was last seen in
+    n_frames: int = 1  # frames it was seen in
+    misses: int = 0  # frames in a row it has not been seen in
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame (x1, y1, x2, y2), smoothed
+    embeddings: deque = field(default_factory=lambda: deque(maxlen=5))  # the most recent embeddings
+    embedded_at: int | None = None  # frame index of the last embedding; None: not embedded yet (face too small)
+    embedding: bool = False  # an embedding of it is under way in the worker thread
+    embedded_size: float = 0.0  # face size (pixels) and frontalness at the last embedding
+    embedded_frontal: float = 0.0
+    name: str | None = None  # the name shown; None: unknown (or not embedded yet)
+    similarity: float = -1.0  # cosine similarity behind the name shown
+    candidates: tuple = ()  # the best people, best first
+    pending: tuple = (None, 0)  # a different answer, and how many embeddings in a row gave it
+    votes: Counter = field(default_factory=Counter)  # frames shown with each name
 
     @property
-    def name(self) -> str | None:
-        "The most-voted name (ties: the higher best similarity), or None when no frame named the face."
-        if not self.votes: return None
-        return max(self.votes, key=lambda n: (self.votes[n], self.best[n]))
+    def box(self) -> tuple: return self.face.box
+    @property
+    def embedded(self) -> bool: return self.embedded_at is not None
 
     @property
-    def known(self) -> bool: return self.name is not None
+    def label(self) -> str:
+        "What to write beside the face: the name and similarity, 'unknown', or '?' while it is too small to embed."
+        if not self.embedded: return '?'
+        return f'{self.name} {self.similarity:.2f}' if self.name else f'unknown {max(self.similarity, 0):.2f}'
 
-    def add(self, index: int, match):
-        "Record `match` (a recognize.Match) seen in frame `index`."
-        self.frames.append(index); self.boxes.append(tuple(match.face.box))
-        self.similarity = max(self.similarity, float(match.similarity))
-        if match.name is not None:
-            n = str(match.name)
-            self.votes[n] += 1
-            self.best[n] = max(self.best.get(n, -1.0), float(match.similarity))
+    @property
+    def main_name(self) -> str | None:
+        "The name shown in most of its frames (None if it was never named)."
+        return max(self.votes, key=self.votes.get) if self.votes else None
+
+    def predict(self, index: int) -> np.ndarray:
+        "Where its box should be in frame `index`, moving as it has been."
+        return np.asarray(self.box) + self.velocity * (index - self.last)
+
+    def see(self, index: int, face: Face, smoothing: float = 0.5):
+        "Record `face` as this track's face in frame `index`."
+        step = (np.asarray(face.box) - self.box) / max(1, index - self.last)
+        self.velocity = smoothing * self.velocity + (1 - smoothing) * step
+        self.face, self.last, self.misses = face, index, 0
+        self.n_frames += 1
 
     def to_dict(self) -> dict:
-        return {'id': self.id, 'name': self.name, 'first_frame': self.frames[0], 'last_frame': self.frames[-1],
-                'n_frames': len(self.frames), 'votes': dict(self.votes), 'similarity': round(self.similarity, 4)}
+        return {'track': self.id, 'name': self.main_name, 'first': self.first, 'last': self.last}
 
-# %% ../nbs/08_video.ipynb #2abd0a57
+# %% ../nbs/08_video.ipynb #4ec8ee22
 class FaceTracker:
-    "Associate the faces of consecutive frames by box overlap into `Track`s."
+    "Associate the faces of consecutive frames into `Track`s: IoU with each track's predicted box, greedy, best first."
     def __init__(self, min_iou: float = 0.3,  # least overlap for a face to continue a track
-                 max_gap: int = 2,  # processed frames a track may go unseen before it ends
+                 max_misses: int = 5,  # frames a track may go unseen before it ends
+                 predict: bool = True,  # compare with the box moved by the track's motion (else its last box)
                 ):
-        self.min_iou, self.max_gap = min_iou, max_gap
-        self.tracks: list[Track] = []
-        self._live: list[tuple[Track, int]] = []  # (track, processed-frame count when last seen)
-        self._step = 0
+        self.min_iou, self.max_misses, self.predict = min_iou, max_misses, predict
+        self.tracks: list[Track] = []  # every track, ended or not
+        self.live: list[Track] = []
 
     def update(self, index: int,  # the frame's index in the video
-               matches: list,  # the recognize.Match of every face in the frame
+               faces: list,  # its `Face`s (or anything with a `.face`, such as a recognize.Match)
               ) -> list[Track]:
-        "The track of each match, in order, continuing live tracks where boxes overlap."
-        self._live = [(t, s) for t, s in self._live if self._step - s <= self.max_gap]
-        pairs = sorted(((iou(t.boxes[-1], m.face.box), a, b) for a, (t, _) in enumerate(self._live)
-                        for b, m in enumerate(matches)), reverse=True)
+        "The track of each face, in order: live tracks continued where boxes overlap, new tracks for the rest."
+        faces = [getattr(f, 'face', f) for f in faces]
+        boxes = [t.predict(index) if self.predict else t.box for t in self.live]
+        pairs = sorted(((iou(b, f.box), a, j) for a, b in enumerate(boxes) for j, f in enumerate(faces)), reverse=True)
         assigned, used = {}, set()
-        for o, a, b in pairs:
+        for o, a, j in pairs:
             if o < self.min_iou: break
-            if a in used or b in assigned: continue
-            assigned[b] = self._live[a][0]; used.add(a)
+            if a in used or j in assigned: continue
+            assigned[j] = self.live[a]; used.add(a)
         out = []
-        for b, m in enumerate(matches):
-            t = assigned.get(b)
-            if t is None:
-                t = Track(len(self.tracks)); self.tracks.append(t)
-            t.add(index, m); out.append(t)
+        for j, f in enumerate(faces):
+            if (t := assigned.get(j)) is not None: t.see(index, f)
+            else:
+                t = Track(len(self.tracks), f, index, index)
+                self.tracks.append(t)
+            out.append(t)
+        for a, t in enumerate(self.live):
+            if a not in used: t.misses += 1
         seen = {id(t) for t in out}
-        self._live = [(t, s) for t, s in self._live if id(t) not in seen] + [(t, self._step + 1) for t in out]
-        self._step += 1
+        for t in self.live:
+            if id(t) not in seen and t.misses > self.max_misses: t.embeddings.clear()  # ended: keep only its record
+        self.live = [t for t in self.live if id(t) in seen or t.misses <= self.max_misses] + [t for t in out if t.first == index and t.n_frames == 1]
         return out
 
-# %% ../nbs/08_video.ipynb #a6e4557b
+# %% ../nbs/08_video.ipynb #c924464f
+DEFAULT_VIDEO_DETECTOR = 'blazeface'  # the detector for video and cameras: fastest, and as accurate on the samples (BENCHMARKS.md)
+
 @dataclass
 class FrameResult:
-    "The faces recognised in one frame: frame index, time in seconds, matches and their track ids."
+    "The faces of one frame: frame index, time in seconds, a `Match` per face (its track's name), track ids and labels."
     index: int
     time: float
     matches: list
     track_ids: list[int]
+    labels: list[str] = field(default_factory=list)  # what is written beside each face ('?' while too small to embed)
 
     def to_dict(self) -> dict:
-        return {'index': self.index, 'time': round(self.time, 3),
-                'faces': [{**m.to_dict(), 'track': t} for m, t in zip(self.matches, self.track_ids)]}
+        "The JSON line of `facenb video --json`."
+        return {'frame': self.index, 'time': round(self.time, 3),
+                'faces': [{'track': t, 'box': [round(float(v), 1) for v in m.face.box], 'name': m.name,
+                           'similarity': round(float(m.similarity), 4)} for m, t in zip(self.matches, self.track_ids)]}
 
+class VideoRecognizer:
+    "Recognise the faces of successive frames: detect every frame, track, embed each track only when needed, name with hysteresis."
+    def __init__(self, recognizer,  # a recognize.Recognizer: its gallery, embedder and threshold
+                 detector=None,  # a detector name or instance; None: `DEFAULT_VIDEO_DETECTOR`
+                 embed_every: int = 10,  # re-embed a track every this many frames
+                 min_face: float = 32,  # faces smaller than this (pixels) are tracked but not embedded ("?")
+                 grow: float = 1.3,  # re-embed sooner when the face is this many times larger than when embedded
+                 frontal_gain: float = 0.25,  # ... or this much more frontal (see `frontalness`)
+                 history: int = 5,  # embeddings averaged to name a track
+                 confirm: int = 2,  # embeddings in a row needed to change a name shown
+                 hysteresis: bool = True,  # False: name from the latest embedding alone
+                 tracker: FaceTracker | None = None,  # default: FaceTracker()
+                 asynchronous: bool = False,  # embed in a worker thread; frames never wait for it
+                 refine: str | None = None,  # a detector (e.g. 'mtcnn') run around a face before embedding it, for its landmarks
+                ):
+        from facenb.detect import get_detector
+        self.recognizer, self.detector = recognizer, get_detector(detector or DEFAULT_VIDEO_DETECTOR)
+        self.refiner = get_detector(refine) if refine else None
+        self.embed_every, self.min_face, self.grow, self.frontal_gain = embed_every, min_face, grow, frontal_gain
+        self.history, self.confirm, self.hysteresis = history, confirm, hysteresis
+        self.tracker = tracker or FaceTracker()
+        self.stage_ms, self.n_frames, self.n_embedded = Counter(), 0, 0
+        self._pool = self._job = None
+        if asynchronous:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix='facenb-embed')
+
+    @property
+    def tracks(self) -> list[Track]: return self.tracker.tracks
+    def __repr__(self): return f'VideoRecognizer(detector={self.detector.name!r}, model={self.recognizer.model!r}, embed_every={self.embed_every})'
+
+# %% ../nbs/08_video.ipynb #203fbfa3
+@patch
+def due(self: VideoRecognizer, track: Track, index: int) -> bool:
+    "Whether `track` should be embedded in frame `index`."
+    f = track.face
+    if f.size < self.min_face or track.embedding: return False
+    every = self.embed_every if track.name is not None else max(1, self.embed_every // 2)  # unknown: look again sooner
+    if not track.embedded or index - track.embedded_at >= every: return True
+    return f.size >= self.grow * track.embedded_size or frontalness(f) >= track.embedded_frontal + self.frontal_gain
+
+@patch
+def _name(self: VideoRecognizer, track: Track, embedding: np.ndarray, index: int, face: Face):
+    "Add one embedding of `track` (made in frame `index` from `face`) and update the name shown."
+    first, track.embedding = not track.embedded, False
+    track.embedded_at, track.embedded_size, track.embedded_frontal = index, face.size, frontalness(face)
+    track.embeddings = deque(track.embeddings, maxlen=self.history); track.embeddings.append(embedding)
+    query = np.mean(track.embeddings, 0) if self.hysteresis else embedding
+    query = query / max(np.linalg.norm(query), 1e-12)
+    name, sim, cands = self.recognizer.identify(query[None].astype(np.float32))[0]
+    if self.hysteresis and track.name is None and name is None and len(track.embeddings) > 1:
+        latest = self.recognizer.identify(embedding[None].astype(np.float32))[0]
+        if latest[0] is not None:  # the earlier views were too poor to name: start the history afresh from this one
+            (name, sim, cands), track.embeddings = latest, deque([embedding], maxlen=self.history)
+    if first or not self.hysteresis or name == track.name or track.name is None:  # unknown -> a name at once
+        track.name, track.similarity, track.candidates, track.pending = name, sim, cands, (None, 0)
+        return
+    n = track.pending[1] + 1 if track.pending[0] == name else 1
+    if n >= self.confirm: track.name, track.similarity, track.candidates, track.pending = name, sim, cands, (None, 0)
+    else: track.pending = (name, n)
+
+def _moved(face: Face, dx: float, dy: float) -> Face:
+    "`face` with its box and landmarks moved by (dx, dy) pixels."
+    lm = None if face.landmarks is None else tuple((x + dx, y + dy) for x, y in face.landmarks)
+    x1, y1, x2, y2 = face.box
+    return Face((x1 + dx, y1 + dy, x2 + dx, y2 + dy), face.probability, lm)
+
+def _region(frame: np.ndarray, face: Face, grow: float = 0.5) -> tuple[np.ndarray, tuple[Face, tuple[int, int]]]:
+    "A copy of the part of `frame` around `face` (grown by `grow` of its size on each side), the face in its pixels, and its offset."
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = face.box
+    gx, gy = grow * (x2 - x1), grow * (y2 - y1)
+    ox, oy = max(0, int(x1 - gx)), max(0, int(y1 - gy))
+    region = frame[oy:min(h, int(np.ceil(y2 + gy))), ox:min(w, int(np.ceil(x2 + gx)))].copy()
+    return region, (_moved(face, -ox, -oy), (ox, oy))
+
+def _scaled(face: Face, s: float) -> Face:
+    "`face` with its box and landmarks scaled by `s`."
+    lm = None if face.landmarks is None else tuple((x * s, y * s) for x, y in face.landmarks)
+    return Face(tuple(v * s for v in face.box), face.probability, lm)
+
+REFINE_SIDE = 64  # pixels: faces are shrunk to about this size before the refining detector looks at them
+
+@patch
+def _refined(self: VideoRecognizer, region: np.ndarray, face: Face) -> Face:
+    "The refining detector's face in `region` that overlaps `face` most (its box and landmarks), else `face`."
+    if self.refiner is None: return face
+    s = min(1.0, REFINE_SIDE / max(face.size, 1.0))  # a small picture: a short detector pyramid
+    small = cv2.resize(region, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else region
+    best = max(self.refiner.detect(small), key=lambda f: iou(f.box, _scaled(face, s).box), default=None)
+    if best is None or iou(best.box, _scaled(face, s).box) <= 0.3: return face
+    return _scaled(best, 1 / s)
+
+@patch
+def _embed(self: VideoRecognizer, frame: np.ndarray, tracks: list[Track], index: int):
+    "Embed the tracks that are due: now, or handed to the worker thread (results applied when they arrive)."
+    if self._job is not None:
+        if not self._job.done(): return
+        for t, e, i, f in self._job.result(): self._name(t, e, i, f)
+        self._job = None
+    due = [t for t in dict.fromkeys(tracks) if self.due(t, index)]
+    if not due: return
+    regions = [_region(frame, t.face) for t in due]  # copies: the frame is drawn on once this returns
+    for t in due: t.embedding = True  # not due again while this embedding is under way
+    self.n_embedded += len(due)
+    def work():
+        faces = [self._refined(r, f) for r, (f, _) in regions]
+        crops = np.stack([self.recognizer.embedder.align(r, f) for (r, _), f in zip(regions, faces)])
+        back = [_moved(f, ox, oy) for f, (_, (_, (ox, oy))) in zip(faces, regions)]  # in the frame's pixels
+        return list(zip(due, self.recognizer.embedder.embed_crops(crops), [index] * len(due), back))
+    if self._pool is None:
+        for t, e, i, f in work(): self._name(t, e, i, f)
+    else: self._job = self._pool.submit(work)
+
+# %% ../nbs/08_video.ipynb #a1fe43ec
+@patch
+def process(self: VideoRecognizer, frame: np.ndarray,  # RGB uint8 frame
+            index: int | None = None,  # its index (default: frames processed so far)
+            time_s: float | None = None,  # its time in seconds (default 0)
+           ) -> FrameResult:
+    "Detect, track, embed what is due and name: the faces of `frame`, each with its track's name."
+    from facenb.recognize import Match
+    index = self.n_frames if index is None else index
+    t0 = time.perf_counter()
+    faces = self.detector.detect(frame)
+    t1 = time.perf_counter()
+    tracks = self.tracker.update(index, faces)
+    t2 = time.perf_counter()
+    self._embed(frame, tracks, index)
+    t3 = time.perf_counter()
+    for t in tracks:
+        if t.name is not None: t.votes[t.name] += 1
+    self.stage_ms.update({'detect': 1000 * (t1 - t0), 'track': 1000 * (t2 - t1), 'embed': 1000 * (t3 - t2)})
+    self.n_frames += 1
+    return FrameResult(index, time_s or 0.0, [Match(f, t.name, t.similarity, t.candidates) for f, t in zip(faces, tracks)],
+                       [t.id for t in tracks], [t.label for t in tracks])
+
+@patch
+def close(self: VideoRecognizer):
+    "Finish a pending embedding (its answers applied) and stop the worker thread."
+    if self._job is not None:
+        for t, e, i, f in self._job.result(): self._name(t, e, i, f)
+        self._job = None
+    if self._pool is not None: self._pool.shutdown()
+
+# %% ../nbs/08_video.ipynb #9f42a2be
+WAIT_COLOR = (160, 160, 160)  # a face tracked but not embedded yet ("?")
+
+def annotate_frame(frame: np.ndarray,  # RGB frame; drawn on in place
+                   result: FrameResult,  # its faces
+                  ) -> np.ndarray:
+    "`frame` with each face boxed and labelled with its track's name: green known, red unknown, grey '?'."
+    h = frame.shape[0]
+    scale, thick = max(0.4, h / 900), max(1, round(h / 360))
+    for m, label in zip(result.matches, result.labels or [m.label for m in result.matches]):
+        color = WAIT_COLOR if label == '?' else KNOWN_COLOR if m.known else UNKNOWN_COLOR
+        x1, y1, x2, y2 = (int(round(v)) for v in m.face.box)
+        cv2.rectangle(frame, (x1, y1), (x2, y2), color, thick)
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        ty = max(th + base + 2, y1)
+        cv2.rectangle(frame, (x1, ty - th - base - 4), (x1 + tw + 4, ty), color, -1)
+        cv2.putText(frame, label, (x1 + 2, ty - base - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return frame
+
+# %% ../nbs/08_video.ipynb #49ef30ab
+def _is_live(src) -> bool: return isinstance(src, int) or (isinstance(src, str) and '://' in src)
+
+class LatestFrame:
+    "Frames of a camera or network stream, read in a thread: iterating gives the newest frame; frames never taken are `skipped`."
+    def __init__(self, src: int | str,  # a camera index or a stream URL
+                 reconnect: bool = True,  # reopen a stream that stops (else end)
+                 retry_s: float = 1.0,  # wait between reconnection attempts
+                 message: Callable[[str], None] | None = None,  # called with a line when the stream drops or comes back
+                ):
+        import threading
+        self.src, self.reconnect, self.retry_s = src, reconnect, retry_s
+        self.message = message or (lambda s: None)
+        self.cap, self.skipped, self.read, self.reconnects = _open(src), 0, 0, 0
+        self._frame, self._ended, self._stop = None, False, threading.Event()
+        self._new = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True, name='facenb-camera')
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            ok, bgr = self.cap.read()
+            if not ok:
+                if not self.reconnect or isinstance(self.src, int) and not self.cap.isOpened(): break
+                self.message(f'{self.src}: stream dropped; reconnecting')
+                self.cap.release()
+                while not self._stop.wait(self.retry_s):
+                    try: self.cap = _open(self.src); break
+                    except VideoError: pass
+                else: break
+                self.reconnects += 1; self.message(f'{self.src}: reconnected')
+                continue
+            with self._new:
+                if self._frame is not None: self.skipped += 1
+                self._frame = (self.read, bgr); self.read += 1
+                self._new.notify()
+        with self._new: self._ended = True; self._new.notify()
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        while True:
+            with self._new:
+                while self._frame is None and not self._ended: self._new.wait(0.5)
+                if self._frame is None: return
+                (i, bgr), self._frame = self._frame, None
+            yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def close(self):
+        self._stop.set(); self._thread.join(5); self.cap.release()
+
+# %% ../nbs/08_video.ipynb #3b7f1d55
 @dataclass
 class VideoSummary:
-    "What `recognize_video` found: the source's info, every processed frame, every track, the output file."
-    info: VideoInfo
+    "What `recognize_video` found: the source, the frames processed (and skipped), every track, the speed, the output file."
+    source: str
     frames: list[FrameResult]
     tracks: list[Track]
+    n_frames: int = 0  # frames processed
+    skipped: int = 0  # frames a live source delivered that were not processed (the last one was still being processed)
+    seconds: float = 0.0  # processing time from the first frame, models loaded
+    stage_ms: dict = field(default_factory=dict)  # mean milliseconds per processed frame of each stage
     out_path: Path | None = None
     codec: str | None = None
-    seconds: float = 0.0  # wall-clock time of the whole run
 
     @property
     def fps(self) -> float:
-        "Processed frames per second of wall-clock time."
-        return len(self.frames) / self.seconds if self.seconds else 0.0
+        "Processed frames per second."
+        return self.n_frames / self.seconds if self.seconds else 0.0
 
     @property
     def names(self) -> list[str]:
         "The people recognised, sorted."
-        return sorted({t.name for t in self.tracks if t.known})
+        return sorted({n for t in self.tracks for n in t.votes})
 
     def to_dict(self) -> dict:
-        return {'video': self.info.path, 'frames_processed': len(self.frames), 'seconds': round(self.seconds, 2),
-                'fps': round(self.fps, 2), 'names': self.names, 'out_path': None if self.out_path is None else str(self.out_path),
-                'codec': self.codec, 'tracks': [t.to_dict() for t in self.tracks], 'frames': [f.to_dict() for f in self.frames]}
+        "The summary line of `facenb video --json`."
+        return {'frames': self.n_frames, 'skipped': self.skipped, 'seconds': round(self.seconds, 3), 'fps': round(self.fps, 1),
+                'tracks': [t.to_dict() for t in self.tracks]}
 
-# %% ../nbs/08_video.ipynb #28da1fbe
-def recognize_frames(recognizer,  # a recognize.Recognizer
-                     frames: list[np.ndarray],  # RGB frames, ideally of one size (batched detection)
-                    ) -> list[list]:
-    "The `Match`es of every face in each frame, detecting all frames in one batch."
-    from facenb.recognize import Match
-    out = []
-    for image, faces in zip(frames, recognizer.detector.detect_many(frames)):
-        if not faces: out.append([]); continue
-        answers = recognizer.identify(recognizer.embedder.embed(image, faces))
-        out.append([Match(f, n, s, c) for f, (n, s, c) in zip(faces, answers)])
-    return out
-
-def annotate_frame(frame: np.ndarray,  # RGB frame
-                   matches: list,  # its matches
-                   tracks: list[Track] | None = None,  # the track of each match; labels then use the track's name
-                  ) -> Image.Image:
-    "The frame with every face boxed: the (track's) name and the frame's similarity, unknown faces in red."
-    names = [t.name for t in tracks] if tracks else [m.name for m in matches]
-    labels = [f'{n} {m.similarity:.2f}' if n else f'unknown {max(m.similarity, 0):.2f}' for n, m in zip(names, matches)]
-    return draw_faces(frame, [m.face for m in matches], labels, [KNOWN_COLOR if n else UNKNOWN_COLOR for n in names])
-
-# %% ../nbs/08_video.ipynb #c53d84cf
-def _batches(it, n):
-    batch = []
-    for x in it:
-        batch.append(x)
-        if len(batch) == n: yield batch; batch = []
-    if batch: yield batch
-
+# %% ../nbs/08_video.ipynb #6e1f4a07
 def recognize_video(recognizer,  # a recognize.Recognizer
-                    src: str | Path,  # a video file
+                    src: str | Path | int,  # a video file, a camera index, or a stream URL (rtsp://, http://...)
                     out_path: str | Path | None = None,  # write the annotated video here (.mp4 or .webm)
-                    every: int = 1,  # process one frame in `every`
                     max_frames: int | None = None,  # stop after processing this many frames
-                    batch_size: int = 4,  # frames detected together
-                    progress: Callable | None = None,  # called as progress(done, total, FrameResult, annotated PIL image)
+                    every: int = 1,  # files: process one frame in `every`
+                    progress: Callable | None = None,  # called as progress(done, total, FrameResult, annotated frame or None)
+                    on_frame: Callable | None = None,  # called as on_frame(FrameResult, annotated frame): e.g. print a JSON line
+                    keep_frames: bool = True,  # keep every FrameResult in the summary (False for endless cameras)
                     codec: str = 'auto',  # output codec, see `open_video`
-                    tracker: FaceTracker | None = None,  # default: FaceTracker()
+                    annotate: bool | None = None,  # draw the frames (default: when writing or reporting them)
+                    message: Callable[[str], None] | None = None,  # live sources: told when a stream drops and comes back
+                    **kw,  # `VideoRecognizer` options: detector, embed_every, hysteresis, ...
                    ) -> VideoSummary:
-    "Recognise and track the faces of a video, optionally writing an annotated copy; returns a `VideoSummary`."
-    info, tracker, t0 = video_info(src), tracker or FaceTracker(), time.perf_counter()
-    total = math.ceil(info.n_frames / every) if info.n_frames > 0 else None
-    if total is not None and max_frames is not None: total = min(total, max_frames)
-    writer, results = None, []
+    "Recognise and track the faces of a video file, camera or stream, optionally writing an annotated copy."
+    live = _is_live(src)
+    if live: frames, fps, total = LatestFrame(src, message=message), 30.0, max_frames
+    else:
+        info = video_info(src)
+        frames, fps = read_frames(src, every=every, max_frames=max_frames), (info.fps or 25.0) / every
+        total = math.ceil(info.n_frames / every) if info.n_frames > 0 else None
+        if total is not None and max_frames is not None: total = min(total, max_frames)
+    vr = VideoRecognizer(recognizer, asynchronous=live, **kw)
+    draw = annotate if annotate is not None else (out_path is not None or progress is not None or on_frame is not None)
+    writer, results, n, t0, draw_ms = None, [], 0, None, 0.0
     try:
-        for batch in _batches(read_frames(src, every=every, max_frames=max_frames), batch_size):
-            for (i, frame), matches in zip(batch, recognize_frames(recognizer, [f for _, f in batch])):
-                tracks = tracker.update(i, matches)
-                r = FrameResult(i, i / info.fps if info.fps else 0.0, matches, [t.id for t in tracks])
-                results.append(r)
-                if out_path is None and progress is None: continue
-                img = annotate_frame(frame, matches, tracks)
-                if out_path is not None:
-                    if writer is None:
-                        size = img.size if codec not in ('auto', 'h264', 'avc1') else (_even(img.size[0]), _even(img.size[1]))
-                        writer = open_video(out_path, (info.fps or 25.0) / every, size, codec)
-                    writer.write(np.asarray(img)[:writer.size[1], :writer.size[0]])
-                if progress is not None: progress(len(results), total, r, img)
+        for i, frame in frames:
+            if t0 is None: t0 = time.perf_counter()
+            r = vr.process(frame, i, time.perf_counter() - t0 if live else i / fps)
+            n += 1
+            img = None
+            if draw:
+                t = time.perf_counter(); img = annotate_frame(frame, r); draw_ms += 1000 * (time.perf_counter() - t)
+            if keep_frames: results.append(r)
+            if out_path is not None:
+                if writer is None: writer = open_video(out_path, fps, (_even(img.shape[1]), _even(img.shape[0])), codec)
+                writer.write(img[:writer.size[1], :writer.size[0]])
+            if progress is not None: progress(n, total, r, img)
+            if on_frame is not None: on_frame(r, img)
+            if max_frames is not None and n >= max_frames: break
+    except KeyboardInterrupt:  # Ctrl-C ends a camera run with its summary; a file run is abandoned
+        if not live: raise
     finally:
+        seconds = time.perf_counter() - t0 if t0 is not None else 0.0
+        if live: frames.close()
+        vr.close()
         if writer is not None: writer.close()
-    return VideoSummary(info, results, tracker.tracks, writer.path if writer else None, writer.codec if writer else None,
-                        time.perf_counter() - t0)
+    stage = {k: round(v / max(n, 1), 3) for k, v in vr.stage_ms.items()} | ({'draw': round(draw_ms / max(n, 1), 3)} if draw else {})
+    return VideoSummary(str(src), results, vr.tracks, n, frames.skipped if live else 0, seconds, stage,
+                        writer.path if writer else None, writer.codec if writer else None)

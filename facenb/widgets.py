@@ -14,10 +14,10 @@ import numpy as np
 from fastcore.basics import patch
 from PIL import Image
 
-from .core import load_image, ImageError, data_dir
+from .core import load_image, ImageError, data_dir, KNOWN_COLOR, UNKNOWN_COLOR
 from .store import GalleryError
 from .recognize import Recognizer, EnrollmentError
-from .video import camera_frame, read_frames, recognize_video, browser_suffix, VideoError
+from .video import camera_frame, read_frames, recognize_video, browser_suffix, VideoError, VideoRecognizer, WAIT_COLOR
 
 # %% auto #0
 __all__ = ['jpeg_bytes', 'upload_entry', 'FaceDemo', 'PhotosView']
@@ -51,19 +51,22 @@ def _html(text: str, ok: bool | None = None) -> str:
 class FaceDemo:
     "An ipywidgets demo over a `Recognizer`: enrol, recognise (webcam, photos, video) and manage people."
     def __init__(self, recognizer: Recognizer,  # does all the work
-                 camera: bool = True,  # add the ipywebrtc webcam (when installed)
+                 camera: bool = True,  # add the browser webcam (needs anywidget)
                  frame_side: int = 640,  # longest side of the frames shown, pixels
+                 live_detector: str | None = None,  # detector for the webcam; None: facenb.video's default (BlazeFace)
+                 asynchronous: bool = True,  # webcam: embed in a worker thread, frames never wait for it
                 ):
         self.recognizer, self.frame_side = recognizer, frame_side
+        self.live_detector, self.asynchronous, self.live_video, self.skipped = live_detector, asynchronous, None, 0
         self.pending: list[tuple[str, np.ndarray]] = []  # checked enrolment photos waiting to be saved
         self.last_matches, self.last_image, self.summary = [], None, None
         self._times = deque(maxlen=10)
         self._build_enrol(); self._build_recognise(); self._build_people()
         self.camera = self._build_camera() if camera else None
         if self.camera is not None:
-            self.enrol_box.children = (W.HBox([self.camera_stream, self.snap_button]), *self.enrol_box.children)
+            self.enrol_box.children = (W.HBox([self.snap_camera, self.snap_button]), *self.enrol_box.children)
             self.cam_box.children = (self.live,)
-            self.view_row.children = (self.camera_stream, self.frame_view)
+            self.view_row.children = (self.camera, self.frame_view)
         self.tabs = W.Tab([self.enrol_box, self.recognise_box, self.people_box])
         for i, t in enumerate(['Enrol', 'Recognise', 'People']): self.tabs.set_title(i, t)
         self.widget = W.VBox([W.HTML(_CSS), self.tabs])
@@ -135,7 +138,7 @@ def on_save(self: FaceDemo, _=None):
 # %% ../nbs/09_widgets.ipynb #f77d8257
 @patch
 def _build_recognise(self: FaceDemo):
-    self.frame_view = W.Image(format='jpeg', layout=W.Layout(max_width=f'{self.frame_side}px'))
+    self.frame_view = W.Image(format='jpeg', layout=W.Layout(max_width=f'{self.frame_side}px', display='none'))  # shown with the first photo
     self.fps = W.HTML(_html('no frames yet'))
     self.live = W.ToggleButton(False, description='Live', icon='video-camera', tooltip='recognise webcam frames continuously')
     self.results = W.HTML()
@@ -143,12 +146,12 @@ def _build_recognise(self: FaceDemo):
     self.query_upload.observe(self.on_upload_recognise, 'value')
     self.video_path = W.Text(placeholder='path of a video file on the server', description='Video')
     self.video_upload = W.FileUpload(accept='video/*', multiple=False, description='Video file')
-    self.video_every = W.BoundedIntText(5, min=1, max=1000, description='every')
-    self.video_max = W.BoundedIntText(50, min=1, max=100_000, description='max frames')
+    self.video_every = W.BoundedIntText(1, min=1, max=1000, description='every')
+    self.video_max = W.BoundedIntText(1000, min=1, max=100_000, description='max frames')
     self.video_button = W.Button(description='Run', icon='play')
     self.video_button.on_click(self.on_video)
     self.video_out = W.Video(format='mp4', autoplay=False, loop=False, layout=W.Layout(max_width=f'{self.frame_side}px', display='none'))
-    self.cam_box = W.HBox([W.HTML(_html('no webcam: ipywebrtc is not installed or the demo was made with camera=False'))])
+    self.cam_box = W.HBox([W.HTML(_html('no webcam: anywidget is not installed or the demo was made with camera=False'))])
     self.view_row = W.HBox([self.frame_view], layout=W.Layout(align_items='flex-start'))
     self.recognise_box = W.VBox([
         W.HBox([W.HTML('<b>Webcam</b>', layout=W.Layout(width='70px')), self.cam_box,
@@ -166,6 +169,7 @@ def on_frame(self: FaceDemo, frame,  # JPEG/PNG bytes (webcam), an RGB array, a 
     matches = self.recognizer.recognize(image)
     self.last_image = self.recognizer.annotate(image, matches)
     self.frame_view.value = jpeg_bytes(self.last_image, self.frame_side)
+    self.frame_view.layout.display = ''
     self.last_matches = matches
     t1 = time.perf_counter(); self._times.append(t1)
     rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 1 else 0.0
@@ -190,7 +194,7 @@ def on_video(self: FaceDemo, _=None):
     else: self.results.value = _html('upload a video or type the path of one', False); return None
     t0 = time.perf_counter()
     def progress(done, total, result, image):
-        self.frame_view.value = jpeg_bytes(image, self.frame_side)
+        self.frame_view.value = jpeg_bytes(image, self.frame_side); self.frame_view.layout.display = ''
         self.fps.value = _html(f'frame {done}/{total or "?"} (video frame {result.index}), '
                                f'{done / (time.perf_counter() - t0):.2f} frames/s')
     try:
@@ -255,41 +259,52 @@ def on_forget(self: FaceDemo, _=None):
     self.refresh_people()
     self.people_msg.value = _html(f'forgot {name} ({n} face(s) removed)', True)
 
-# %% ../nbs/09_widgets.ipynb #46c85cd9
+# %% ../nbs/09_widgets.ipynb #728894d7
 @patch
 def _build_camera(self: FaceDemo):
-    try: from ipywebrtc import CameraStream, ImageRecorder
+    try: from facenb.camera_widget import LiveCamera
     except ImportError: return None
-    self.camera_stream = CameraStream(constraints={'audio': False, 'video': {'width': 640, 'height': 480}},
-                                      layout=W.Layout(width='320px', height='240px'))
-    self.camera_stream.add_class('facenb-camera')
-    self.live_recorder = ImageRecorder(stream=self.camera_stream, format='jpeg')
-    self.snap_recorder = ImageRecorder(stream=self.camera_stream, format='jpeg')
+    self.camera = LiveCamera(on_frame=self.on_camera_frame, running=True, sending=False, width=480)
+    self.snap_camera = LiveCamera(on_snapshot=self.on_snapshot, running=True, sending=False, width=320)
     self.snap_button = W.Button(description='Snapshot', icon='camera', tooltip='take an enrolment photo from the webcam')
-    self.snap_button.on_click(lambda _: setattr(self.snap_recorder, 'recording', True))
-    self.snap_recorder.observe(self.on_snapshot, 'recording')
-    self.live_recorder.observe(self.on_live_frame, 'recording')
+    self.snap_button.on_click(lambda _: self.snap_camera.snapshot())
     self.live.observe(self.on_live, 'value')
-    return self.camera_stream
+    return self.camera
 
 @patch
-def on_snapshot(self: FaceDemo, change: dict):  # a change of `snap_recorder.recording`
-    "Check the webcam snapshot just taken as an enrolment photo."
-    if change['new'] is False and len(self.snap_recorder.image.value):
-        self.add_photo(bytes(self.snap_recorder.image.value), f'snapshot {len(self.pending) + 1}')
+def on_snapshot(self: FaceDemo, jpeg: bytes):  # a full-size webcam frame
+    "Check a webcam snapshot as an enrolment photo."
+    self.add_photo(jpeg, f'snapshot {len(self.pending) + 1}')
 
 @patch
 def on_live(self: FaceDemo, change: dict):  # a change of the Live toggle
-    "Start asking the webcam for frames when Live is switched on."
-    self._times.clear()
-    if change['new']: self.live_recorder.recording = True
+    "Start (with fresh tracks) or stop sending webcam frames."
+    self._times.clear(); self.skipped = 0
+    if self.live_video is not None: self.live_video.close()
+    self.live_video = None
+    if self.camera is not None: self.camera.sending = bool(change['new'])
 
 @patch
-def on_live_frame(self: FaceDemo, change: dict):  # a change of `live_recorder.recording`
-    "Recognise the webcam frame just received, then ask for the next while Live is on."
-    if change['new'] is not False: return
-    if len(self.live_recorder.image.value): self.on_frame(bytes(self.live_recorder.image.value))
-    if self.live.value: self.live_recorder.recording = True
+def on_camera_frame(self: FaceDemo, frame,  # JPEG bytes from the browser (or anything `camera_frame` reads)
+                    skipped: int = 0,  # camera frames not sent since the last one (the kernel was busy)
+                   ) -> list[dict]:
+    "Recognise one webcam frame with the tracker; returns the faces the browser draws over the live video."
+    from facenb.camera_widget import face_overlay
+    t0 = time.perf_counter()
+    try: image = camera_frame(frame)
+    except ImageError as e: self.fps.value = _html(f'frame skipped: {e}', False); return []
+    if self.live_video is None:
+        self.live_video = VideoRecognizer(self.recognizer, detector=self.live_detector, asynchronous=self.asynchronous)
+    r = self.live_video.process(image)
+    self.last_result, self.last_matches, self.skipped = r, r.matches, self.skipped + skipped
+    t1 = time.perf_counter(); self._times.append(t1)
+    rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 1 else 0.0
+    self.fps.value = _html(f'{rate:.1f} frames/s, {1000 * (t1 - t0):.0f} ms for the last one ({len(r.matches)} faces); '
+                           f'{self.skipped} camera frames skipped while busy')
+    self.results.value = ' '.join(_html(l, None if l == '?' else m.known) for m, l in zip(r.matches, r.labels)) or _html('no face')
+    size = (image.shape[1], image.shape[0])
+    return [face_overlay(m.face.box, size, l, WAIT_COLOR if l == '?' else KNOWN_COLOR if m.known else UNKNOWN_COLOR)
+            for m, l in zip(r.matches, r.labels)]
 
 # %% ../nbs/09_widgets.ipynb #15cf258a
 def _png(image: Image.Image) -> bytes:

@@ -4,6 +4,8 @@ Rerun (from the repository root, shared data in ../shared/data):
 
     FACENB_DATA=../shared/data .venv/bin/python scripts/benchmark.py                 # ~10 min on 2 busy cores
     FACENB_DATA=../shared/data .venv/bin/python scripts/benchmark.py --quick         # fewer repeats, 1 thread only
+    FACENB_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python scripts/benchmark.py --models facenet mobilefacenet --threads 1
+        # only the embedding models side by side (BENCHMARKS.md, "MobileFaceNet vs FaceNet")
     ... --threads 1 2 --repeats 15 --json bench.json --skip-gallery
 
 face_recognition is optional (it is measured only when it imports):
@@ -21,6 +23,10 @@ What is timed, all in one process on the same photos (640x480, decoded once, as 
   * gallery search: one query against 10k / 100k / 1M random unit vectors (the matrix product `Recognizer.identify`
     uses) and `facenb.recognize.PersonIndex.scores` (best face per person, 10 faces per person);
   * enrolment: photos per second of `Recognizer.enroll` on the shared sample people.
+
+With `--models A B ...` only the embedding models are compared, alternating within each repeat, with the threads
+given first: ms per face of `Embedder.embed_crops` at batch 1 and 16 (aligned crops of the 1-face photo), and a full
+`Recognizer.recognize` of the 1-face and 6-face photos against the 5 sample people enrolled with that model.
 """
 from __future__ import annotations
 import argparse, json, os, platform, statistics, sys, tempfile, time
@@ -94,6 +100,43 @@ def machine() -> dict:
             'torch_interop_threads': torch.get_num_interop_threads()}
 
 
+def compare_models(names: list[str], photos: dict, people: dict, threads: int, repeats: int) -> dict:
+    "Embedding cost per face (batch 1 and 16) and full recognition latency of each named model, alternating."
+    os.environ['OMP_NUM_THREADS'] = str(threads)  # read by the TFLite interpreter when it is made
+    torch.set_num_threads(threads)
+    tmp = Path(tempfile.mkdtemp())
+    recs = {}
+    for n in names:
+        rec = Recognizer(tmp / f'{n}.db', embedder=Embedder(n))
+        for name, ps in people.items(): rec.enroll(name, ps)
+        recs[n] = rec
+    one = photos['1 face']
+    face = recs[names[0]].detector.detect(one)[0]
+    crops = {n: np.stack([r.embedder.align(one, face)] * 16) for n, r in recs.items()}
+    out = {}
+    for bs in (1, 16):
+        times = {n: [] for n in recs}
+        for n, r in recs.items(): r.embedder.embed_crops(crops[n][:bs])
+        for _ in range(repeats):
+            for n, r in recs.items(): times[n].append(timed(lambda: r.embedder.embed_crops(crops[n][:bs])) / bs)
+        for n, ts in times.items(): out[f'embed ms per face | batch {bs} | {n}'] = round(statistics.median(ts), 2)
+        print(f'batch {bs}: ' + ', '.join(f'{n} {statistics.median(ts):.2f} ms/face' for n, ts in times.items()), flush=True)
+    for label, im in photos.items():
+        times = {n: [] for n in recs}
+        for n, r in recs.items():
+            found = [m.name for m in r.recognize(im)]
+            out[f'recognize names | {label} | {n}'] = found
+        for _ in range(repeats):
+            for n, r in recs.items(): times[n].append(timed(lambda: r.recognize(im)))
+        for n, ts in times.items(): out[f'recognize ms | {label} | {n}'] = round(statistics.median(ts), 1)
+        print(f'recognize {label}: ' + ', '.join(f'{n} {statistics.median(ts):.0f} ms' for n, ts in times.items()), flush=True)
+    base = names[0]
+    for k in list(out):
+        if k.endswith(f'| {base}') and not k.startswith('recognize names'):
+            for n in names[1:]: out[f'ratio {base} / {n} | ' + k.rsplit(' | ', 1)[0]] = round(out[k] / out[k.replace(f'| {base}', f'| {n}')], 2)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--threads', type=int, nargs='+', default=[1, 2], help='torch.set_num_threads values to compare')
@@ -101,6 +144,7 @@ def main(argv=None):
     ap.add_argument('--quick', action='store_true', help='5 repeats, 1 thread, small gallery sizes only')
     ap.add_argument('--skip-gallery', action='store_true', help='no gallery search timing (needs 2 GB for 1M)')
     ap.add_argument('--json', default=None, help='also write every figure to this file')
+    ap.add_argument('--models', nargs='+', default=None, metavar='NAME', help='only compare these embedding models (e.g. facenet mobilefacenet)')
     a = ap.parse_args(argv)
     if a.quick: a.repeats, a.threads = 5, a.threads[:1]
     data = data_dir()
@@ -117,6 +161,16 @@ def main(argv=None):
     print(f'photos 640x480: {counts}', flush=True)
 
     people = {d.name: sorted(d.iterdir()) for d in sorted((samples / 'people').iterdir())}
+    if a.models:
+        out['models'] = compare_models(a.models, photos, people, a.threads[0], a.repeats)
+        print('\n## Results\n')
+        print(f'machine: {out["machine"]}')
+        print(f'command: {out["command"]}\n')
+        print('| figure | value |\n|---|---|')
+        for k, v in out['models'].items(): print(f'| {k} | {v} |')
+        print(f'load average at the end: {[round(x, 1) for x in os.getloadavg()]} (other people share this CPU)')
+        if a.json: Path(a.json).write_text(json.dumps(out, indent=1))
+        return
     tmp = Path(tempfile.mkdtemp())
     rec = Recognizer(tmp / 'bench.db')
     rec.embedder.embed(one, rec.detector.detect(one))  # load the models before timing anything
@@ -145,13 +199,13 @@ def main(argv=None):
                 out['latency_ms'][f'{k} | {label} | {threads} thread{"s" * (threads > 1)}'] = round(statistics.median(ts), 1)
             print(f'threads={threads} {label}: ' + ', '.join(f'{k} {statistics.median(ts):.0f} ms' for k, ts in times.items()), flush=True)
 
-    emb = Embedder()
+    emb = rec.embedder
     crops = np.stack([emb.align(one, rec.detector.detect(one)[0])] * 64)
     out['embed_crops_per_s'] = {}
     for threads in a.threads:
         torch.set_num_threads(threads)
         for bs in (1, 8, 32, 64):
-            e = Embedder(batch_size=bs)
+            e = Embedder(batch_size=bs)  # the default model
             e.embed_crops(crops[:bs])
             n = 32 if bs < 32 else 64
             secs = min(timed(lambda: e.embed_crops(crops[:n])) for _ in range(2 if a.quick else 3)) / 1000

@@ -9,11 +9,11 @@ What it does, end to end, with no camera and no display:
    `jupyter lab --no-browser` on a free port (no token, bound to 127.0.0.1, its own root folder);
 3. drives headless Chromium (Debian's /usr/bin/chromium) with Playwright: runs the notebook, enrols a
    person through the Enrol tab (types the name, uploads the photo into the FileUpload, waits for the
-   aligned-face preview, clicks Save), switches to the Recognise tab and turns *Live* on, so that
-   ipywebrtc's ImageRecorder sends webcam frames to the kernel and the annotated frames come back;
+   aligned-face preview, clicks Save), switches to the Recognise tab and turns *Live* on, so that the
+   LiveCamera widget sends downscaled webcam frames to the kernel and draws the names it gets back over the video;
 4. waits until the person has been named in a live frame, saves a screenshot (quantised to a palette
    PNG if needed to stay under --max-kb) and prints what it saw (frames per second, labels,
-   browser console warnings about the jupyter-webrtc extension).
+   browser console warnings about widgets).
 
 Usage (from the repository root, with the venv active):
 
@@ -171,8 +171,8 @@ def main():
             demo.locator('button.widget-toggle-button', has_text='Live').click()  # stop the loop before the kernel goes away
             videos = page.evaluate("Array.from(document.querySelectorAll('video')).map(v => [v.videoWidth, v.videoHeight])")
             print('camera <video> elements (width, height):', videos)
-            warn = [c for c in console if 'webrtc' in c.lower() or 'jupyter-widgets/base' in c]
-            print('console about ipywebrtc:', *(w[:200] for w in warn) or ['none'], sep='\n  ')
+            warn = [c for c in console if 'anywidget' in c.lower() or 'jupyter-widgets/base' in c or c.startswith('error')]
+            print('console about widgets:', *(w[:200] for w in warn) or ['none'], sep='\n  ')
             browser.close()
         shrink_png(raw, a.out, a.max_kb)
         print(f'saved {a.out} ({a.out.stat().st_size // 1024} KB)')

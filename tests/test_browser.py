@@ -210,7 +210,13 @@ def test_live_camera(playwright, server, library, samples, tmp_path):
         while green < 200 and time.monotonic() < deadline:  # polls the picture itself: no page text to wait on
             time.sleep(1)
             if video.count(): green = video.first.evaluate(GREEN_PIXELS)
+        status = page.get_by_text(re.compile(r'frames/s \(\d+ ms per frame\); faces: .*biden'))
+        try: expect(status).to_be_visible(timeout=60_000)  # the page shows the rate and the name while it plays
+        except AssertionError: pass
+        status_text = status.first.inner_text() if status.count() else page.inner_text('body')[-500:]
         shot(page, 'app_live', doc=True)
         frame.get_by_role('button', name=re.compile('stop', re.I)).click()
     finally: browser.close()
     assert green >= 200, 'no recognised (green) face drawn on the live stream'
+    rate = re.search(r'([\d.]+) frames/s', status_text)
+    assert rate and float(rate.group(1)) > 0 and 'biden' in status_text, status_text

@@ -92,7 +92,7 @@ def file_hash(data: bytes) -> str:
     "SHA-256 of a file's bytes."
     return hashlib.sha256(data).hexdigest()
 
-# %% ../nbs/13_archive.ipynb #e1ffbaa7
+# %% ../nbs/13_archive.ipynb #6711e6c4
 @dataclass
 class FaceReader:
     "The detector and embedder a worker uses: sent to each worker once."
@@ -101,6 +101,37 @@ class FaceReader:
 
     @classmethod
     def of(cls, rec: Recognizer): return cls(rec.detector, rec.embedder)
+
+    def __getstate__(self):  # models that hold a runtime handle (a TFLite interpreter) travel as the recipe that rebuilds them
+        return {k: _portable(k, getattr(self, k)) for k in ('detector', 'embedder')}
+
+    def __setstate__(self, state):
+        for k, v in state.items(): setattr(self, k, _rebuild(v))
+
+def _portable(kind: str, obj):
+    "`obj` itself when it pickles, else how to build it again in a worker."
+    try:
+        pickle.dumps(obj)
+        return ('object', obj)
+    except Exception: pass
+    if kind == 'detector': return ('detector', obj.name)
+    from facenb.embed import Embedder, MODELS, find_weights
+    if not isinstance(obj, Embedder): raise RuntimeError(f'{obj!r} cannot be sent to worker processes; use --workers 1')
+    name = next(k for k, v in MODELS.items() if v is obj.spec)
+    default = obj.weights_name == name or (name == 'facenet' and obj.weights_path == find_weights()[1])
+    kw = dict(model=name, weights=None if default else str(obj.weights_path), align=obj.align_mode, margin=obj.margin,
+              flip=obj.flip, batch_size=obj.batch_size, device=obj.device)
+    return ('embedder', kw, obj.model_name)
+
+def _rebuild(portable):
+    if portable[0] == 'object': return portable[1]
+    if portable[0] == 'detector':
+        from facenb.detect import get_detector
+        return get_detector(portable[1])
+    from facenb.embed import Embedder
+    e = Embedder(**portable[1])
+    if e.model_name != portable[2]: raise RuntimeError(f'a worker built {e.model_name!r}, not {portable[2]!r}')
+    return e
 
 @dataclass
 class PhotoResult:
@@ -130,7 +161,7 @@ def analyse_batch(reader: FaceReader, batch: list[tuple]) -> list[PhotoResult]:
     "`analyse_photo` over a batch of (path, bytes, size, mtime_ns)."
     return [analyse_photo(reader, *item) for item in batch]
 
-# %% ../nbs/13_archive.ipynb #a6da858f
+# %% ../nbs/13_archive.ipynb #e3a9eb45
 _READER: FaceReader | None = None
 
 def _pool_init(reader: FaceReader, threads: int):
@@ -159,9 +190,6 @@ def run_batches(reader: FaceReader, batches,  # an iterator of batches: lists of
         raise RuntimeError('Ray is not installed: pip install "facenb[ray]" (or use --workers N without --ray for local processes)')
     threads = threads or max(1, (os.cpu_count() or 1) // max(workers, 1))
     batches = iter(batches)
-    if engine in ('pool', 'ray'):
-        try: pickle.dumps(reader)
-        except Exception as e: raise RuntimeError(f'this detector or embedder cannot be sent to worker processes ({e}); use --workers 1') from e
     if engine == 'local':
         for b in batches: yield analyse_batch(reader, b)
     elif engine == 'pool':

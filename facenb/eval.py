@@ -13,16 +13,17 @@ import numpy as np
 from .core import Face, load_image, data_dir
 from .detect import Detector, BACKENDS, get_detector
 from .embed import cache_dir, ALIGN_MODES
+from .store import Gallery, GalleryError
 
 # %% auto #0
-__all__ = ['CENTRE_BOX', 'WIDER_COLUMNS', 'WIDER_SETTINGS', 'Pair', 'lfw_path', 'read_pairs', 'subset_pairs', 'accuracy',
-           'best_threshold', 'kfold_accuracy', 'roc_curve', 'roc_auc', 'threshold_at_far', 'tar_at_far', 'rates',
-           'centre_face', 'central_face', 'file_key', 'ResultCache', 'detector_settings', 'embedder_settings',
-           'progress_bar', 'detections', 'default_embedder', 'face_embeddings', 'permissive_detector',
-           'VerificationResult', 'pair_embeddings', 'central_faces', 'facenb_embed_fn', 'evaluate_lfw',
-           'facenet_pytorch_embed_fn', 'read_wider_gt', 'read_wider_mat', 'box_overlaps', 'image_eval', 'image_pr_info',
-           'voc_ap', 'wider_pr', 'DetectionResult', 'evaluate_wider', 'identity_pairs', 'calibrate', 'cmd_eval_lfw',
-           'cmd_eval_wider', 'add_eval_parser']
+__all__ = ['CENTRE_BOX', 'WIDER_COLUMNS', 'WIDER_SETTINGS', 'MIN_GENUINE_PAIRS', 'MAX_CALIBRATION_FACES', 'Pair', 'lfw_path',
+           'read_pairs', 'subset_pairs', 'accuracy', 'best_threshold', 'kfold_accuracy', 'roc_curve', 'roc_auc',
+           'threshold_at_far', 'tar_at_far', 'rates', 'centre_face', 'central_face', 'file_key', 'ResultCache',
+           'detector_settings', 'embedder_settings', 'progress_bar', 'detections', 'default_embedder',
+           'face_embeddings', 'permissive_detector', 'VerificationResult', 'pair_embeddings', 'central_faces',
+           'facenb_embed_fn', 'evaluate_lfw', 'facenet_pytorch_embed_fn', 'read_wider_gt', 'read_wider_mat',
+           'box_overlaps', 'image_eval', 'image_pr_info', 'voc_ap', 'wider_pr', 'DetectionResult', 'evaluate_wider',
+           'identity_pairs', 'calibrate', 'calibrate_gallery', 'cmd_eval_lfw', 'cmd_eval_wider', 'add_eval_parser']
 
 # %% ../nbs/10_eval.ipynb #49c4d3a0
 @dataclass(frozen=True)
@@ -588,6 +589,40 @@ def calibrate(sims: np.ndarray,  # similarities of labelled pairs
     "The threshold that accepts at most `far` of the impostor pairs, with its FAR and TAR on these pairs."
     t = threshold_at_far(np.asarray(sims)[~np.asarray(same, bool)], far)
     return {'threshold': t, **rates(sims, same, t)}
+
+# %% ../nbs/10_eval.ipynb #d218c746
+MIN_GENUINE_PAIRS = 3  # pairs of faces of one person a gallery calibration needs at least
+MAX_CALIBRATION_FACES = 4000  # faces compared pairwise at most; a random sample of a larger gallery
+
+def _coarser(far: float, n: int) -> float:
+    "The smallest of 1, 2, 5 x 10^k at or above both `far` and 1 / `n`."
+    need = max(far, 1 / max(n, 1))
+    return min(x for k in range(-9, 1) for v in (1, 2, 5) if (x := float(f'{v}e{k}')) >= need * (1 - 1e-9))
+
+def calibrate_gallery(gallery: Gallery,  # a gallery of people enrolled from several photos
+                      far: float = 1e-3,  # the false-accept rate to allow
+                      max_faces: int = MAX_CALIBRATION_FACES,  # faces compared pairwise at most (a random sample beyond)
+                     ) -> dict:
+    "A threshold from the gallery's own faces: the lowest accepting at most `far` of its impostor pairs, with its rates and pair counts."
+    if not 0 < far < 1: raise GalleryError(f'a false-accept rate is between 0 and 1, not {far:g}')
+    model = gallery.model
+    if model is None: raise GalleryError(f'{gallery.path}: the gallery is empty; enrol people (several photos each) first')
+    names, m = gallery.matrix(model)
+    names, n_faces = np.asarray(names, dtype=object), len(names)
+    if n_faces > max_faces:
+        keep = np.sort(np.random.default_rng(0).choice(n_faces, max_faces, replace=False))
+        names, m = names[keep], m[keep]
+    sims, same = identity_pairs(names, m)
+    n_gen, n_imp = int(same.sum()), int((~same).sum())
+    if n_gen < MIN_GENUINE_PAIRS:
+        raise GalleryError(f'{n_gen} genuine pair{"s" * (n_gen != 1)} (two faces of one person) are too few to measure a true-accept rate: '
+                           f'enrol {MIN_GENUINE_PAIRS} or more people with two or more photos each')
+    if n_imp * far < 1:
+        raise GalleryError(f'{n_imp:,} impostor pairs (faces of two different people) cannot measure a false-accept rate of {far:g}: '
+                           f'that needs at least {int(np.ceil(1 / far - 1e-9)):,}; enrol more people, or ask for --far {_coarser(far, n_imp):g}')
+    people = len(set(names.tolist()))
+    return {**calibrate(sims, same, far), 'far_target': far, 'model': model, 'people': people,
+            'faces': len(names), 'gallery_faces': n_faces, 'rough': n_imp * far < 10}
 
 # %% ../nbs/10_eval.ipynb #6441bd0a
 def _print_result(res, args, text: str) -> int:

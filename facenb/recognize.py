@@ -4,6 +4,7 @@
 
 # %% ../nbs/07_recognize.ipynb #9f1e6400
 from __future__ import annotations
+import functools, re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +14,13 @@ from PIL import Image
 
 from .core import Face, load_image, image_hash, draw_faces, ImageError, KNOWN_COLOR, UNKNOWN_COLOR, data_dir
 from .detect import Detector, get_detector
-from .embed import Embedder, MODELS, DEFAULT_MODEL
-from .store import Gallery, GalleryError, ModelMismatch, jpeg_thumbnail
+from .embed import Embedder, WeightsNotFound, MODELS, DEFAULT_MODEL
+from .store import Gallery, GalleryError, ModelMismatch, FaceCrop, Reembedded, jpeg_thumbnail
 from .ann import FaceIndex, ANN_MIN_FACES, CANDIDATES
 
 # %% auto #0
-__all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'PersonIndex', 'Match', 'EnrollmentError', 'Recognizer']
+__all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'PersonIndex', 'Match', 'EnrollmentError', 'embedder_for', 'default_model',
+           'Recognizer', 'crop_embedder', 'reembed']
 
 # %% ../nbs/07_recognize.ipynb #b68ba61d
 DEFAULT_THRESHOLD = MODELS[DEFAULT_MODEL].threshold  # cosine similarity at FAR 1e-3 on identity-disjoint CelebA pairs, for the default model (facenb.eval; nbs/10_eval.ipynb)
@@ -89,21 +91,51 @@ MIN_ENROL_FACE = 40  # pixels: the shorter side of the face box in an enrolment 
 class EnrollmentError(ValueError):
     "An enrolment photo that cannot be used: unreadable, no face, several faces, or a face too small."
 
+# %% ../nbs/07_recognize.ipynb #b5b36263
+def _settings(model: str):
+    "The `Embedder` settings that may make `model`'s embeddings: a name in `MODELS`, or a stored `Embedder.model_name`."
+    if model in MODELS:
+        yield {'model': model}
+        return
+    m = re.fullmatch(r'([^/#]+)/(margin|similarity)(?:-m([0-9.]+))?(\+flip)?(?:#[0-9a-f]+)?', model)
+    if not m: return
+    kw = {'align': m[2], 'flip': bool(m[4]), **({'margin': float(m[3])} if m[3] else {})}
+    for name in sorted(MODELS, key=lambda n: not m[1].startswith(n)): yield {'model': name, **kw}
+
+def embedder_for(model: str | None = None,  # a name in `MODELS`, a stored `Embedder.model_name`, or None: the library default
+                ) -> Embedder:
+    "The embedder that makes `model`'s embeddings, or a `GalleryError` saying that none on this machine does."
+    if model is None: return Embedder()
+    for kw in _settings(model):
+        try: e = Embedder(**kw)
+        except WeightsNotFound: continue
+        if model in MODELS or model == e.model_name or model in e.legacy_names: return e
+    raise GalleryError(f'no embedding model on this machine makes {model!r} embeddings (models: {", ".join(MODELS)})')
+
+@functools.cache
+def _default_ids() -> tuple[str, ...]:
+    "The ids the library's default embedder stores or accepts."
+    e = embedder_for(None)
+    return (e.model_name, *e.legacy_names)
+
+def default_model() -> str:
+    "The `model_name` of the library's default embedder."
+    return _default_ids()[0]
+
 # %% ../nbs/07_recognize.ipynb #16876e75
 class Recognizer:
     "Enrol people from photos and recognise the faces in new ones."
     def __init__(self, db: str | Path | Gallery | None = None,  # gallery file (default: FACENB_DB or the user's data folder) or a Gallery
                  detector: str | Detector = 'mtcnn',  # detector backend name or instance
-                 threshold: float | None = None,  # cosine similarity a face needs to be named; None: the embedder's model's calibrated one
-                 embedder: Embedder | None = None,  # default: `Embedder()`, the default model with its defaults
+                 threshold: float | None = None,  # cosine similarity a face needs to be named; None: the gallery's calibrated one, else the model's
+                 embedder: Embedder | None = None,  # default: the model of the gallery's embeddings, or the library default for a new gallery
                  top_k: int = 3,  # candidates returned per face
                  min_face: int = MIN_ENROL_FACE,  # smallest face accepted at enrolment, pixels
                 ):
         self.gallery = db if isinstance(db, Gallery) else Gallery(db)
         self.detector = get_detector(detector)
-        self.embedder = embedder or Embedder()
-        self.threshold = float(getattr(self.embedder, 'threshold', DEFAULT_THRESHOLD) if threshold is None else threshold)
-        self.top_k, self.min_face = top_k, min_face
+        self.embedder = embedder or embedder_for(self.gallery.model)
+        self._threshold, self.top_k, self.min_face = threshold, top_k, min_face
 
     @property
     def model(self) -> str:
@@ -111,6 +143,24 @@ class Recognizer:
         legacy = getattr(self.embedder, 'legacy_names', ())
         if legacy and (stored := self.gallery.model) in legacy: return stored
         return self.embedder.model_name
+
+    @property
+    def threshold(self) -> float:
+        "The threshold in use: the one given, else the gallery's calibrated one for this model, else the model's own."
+        if self._threshold is not None: return float(self._threshold)
+        t = self.gallery.threshold(self.model)
+        return float(getattr(self.embedder, 'threshold', DEFAULT_THRESHOLD)) if t is None else t
+    @threshold.setter
+    def threshold(self, value: float | None): self._threshold = value
+
+    @property
+    def notice(self) -> str | None:
+        "One line saying how to migrate, when the gallery holds another model's embeddings than the library default."
+        stored = self.gallery.model
+        if stored is None or stored in _default_ids(): return None
+        return (f'this gallery holds {stored} embeddings, not those of the default model {default_model()}; it keeps working with '
+                f'{stored}: to migrate run  facenb reembed --db {self.gallery.path}')
+
     def __repr__(self):
         return f'Recognizer({str(self.gallery.path)!r}, detector={self.detector.name!r}, model={self.model!r}, threshold={self.threshold})'
 
@@ -159,7 +209,8 @@ def enroll(self: Recognizer, name: str,  # the person's name (unique in the gall
     checked = [self.check_photo(p) for p in (progress(photos) if progress else photos)]
     embeddings = np.concatenate([self.embedder.embed(im, [f]) for im, f in checked])
     thumbs = [jpeg_thumbnail(self.embedder.align(im, f)) for im, f in checked]
-    n = self.gallery.enroll(name, embeddings, self.model, [image_hash(im) for im, _ in checked], thumbs)
+    crops = [FaceCrop.from_photo(im, f) for im, f in checked]
+    n = self.gallery.enroll(name, embeddings, self.model, [image_hash(im) for im, _ in checked], thumbs, crops)
     self._update_index()
     return n
 
@@ -178,7 +229,7 @@ def identify(self: Recognizer, embeddings: np.ndarray,  # (m, d) normalised face
     if getattr(self, '_index', (None,))[0] is not matrix:
         self._index = (matrix, PersonIndex(names))  # the gallery hands back the same matrix until the database changes
     index = self._index[1]
-    people = index.people
+    people, threshold = index.people, self.threshold
     if big: ranked = [index.scores_among(q, matrix, r) for q, r in zip(embeddings, rows)]
     else: ranked = [(np.arange(len(people)), row) for row in index.scores(embeddings, matrix)]
     out = []
@@ -186,7 +237,7 @@ def identify(self: Recognizer, embeddings: np.ndarray,  # (m, d) normalised face
         order = np.argsort(-row)[:self.top_k]
         cands = tuple((people[ps[j]], float(row[j])) for j in order)
         best = cands[0] if cands else (None, -1.0)
-        out.append((best[0] if best[1] >= self.threshold else None, best[1], cands))
+        out.append((best[0] if best[1] >= threshold else None, best[1], cands))
     return out
 
 @patch
@@ -228,3 +279,26 @@ def forget(self: Recognizer, name: str) -> int:
     n = self.gallery.forget(name)
     self._update_index()
     return n
+
+# %% ../nbs/07_recognize.ipynb #6e688cd4
+def crop_embedder(embedder: Embedder):
+    "A function from `FaceCrop`s to their embeddings by `embedder`, each face aligned by the embedder on its crop."
+    return lambda crops: embedder.embed_crops(np.stack([embedder.align(c.image(), c.face) for c in crops]))
+
+def reembed(db: str | Path | Gallery | None = None,  # gallery file (default: FACENB_DB or the user's data folder) or a Gallery
+            model: str | Embedder | None = None,  # a name in `MODELS`, a stored model name, an Embedder, or None: the default
+            progress=None,  # optional wrapper of the list of batches that reports progress, e.g. a progress bar
+            batch_size: int = 8,  # faces per batch
+           ) -> Reembedded:
+    "Every face in the gallery embedded again with `model` from its stored crop, in one transaction: all, or nothing."
+    gallery = db if isinstance(db, Gallery) else Gallery(db)
+    embedder = model if isinstance(model, Embedder) else embedder_for(model)
+    return gallery.reembed(embedder.model_name, crop_embedder(embedder), progress, batch_size)
+
+@patch
+def reembed(self: Recognizer, model: str | Embedder | None = None, progress=None) -> Reembedded:
+    "Move this recognizer's gallery to `model` (see `reembed`) and recognise with it from now on."
+    embedder = model if isinstance(model, Embedder) else embedder_for(model)
+    done = reembed(self.gallery, embedder, progress)
+    self.embedder = embedder
+    return done

@@ -4,21 +4,23 @@
 
 # %% ../nbs/06_store.ipynb #28e5771c
 from __future__ import annotations
-import io, os, sqlite3, threading, unicodedata, uuid
+import io, json, os, sqlite3, threading, unicodedata, uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from fastcore.basics import patch
 from PIL import Image
 
-from .core import load_image
+from .core import Face, load_image
 
 # %% auto #0
-__all__ = ['SCHEMA_VERSION', 'BUSY_TIMEOUT_S', 'MAX_NAME_LEN', 'MAX_THUMBNAIL_BYTES', 'default_db_path', 'GalleryError',
-           'UnknownPerson', 'ModelMismatch', 'jpeg_thumbnail', 'Person', 'Gallery']
+__all__ = ['SCHEMA_VERSION', 'BUSY_TIMEOUT_S', 'MAX_NAME_LEN', 'MAX_THUMBNAIL_BYTES', 'MAX_CROP_BYTES', 'MIGRATIONS', 'CROP_SIZE',
+           'CROP_CONTEXT', 'CROP_QUALITY', 'default_db_path', 'GalleryError', 'UnknownPerson', 'ModelMismatch',
+           'jpeg_thumbnail', 'FaceCrop', 'Person', 'Gallery', 'MissingCrops', 'Reembedded']
 
 # %% ../nbs/06_store.ipynb #6a3b25e1
 def default_db_path() -> Path:
@@ -40,10 +42,11 @@ class ModelMismatch(GalleryError):
     "Embeddings from a model other than the one the gallery holds."
 
 # %% ../nbs/06_store.ipynb #0933ca05
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 15.0  # how long a write waits for another writer before giving up
 MAX_NAME_LEN = 100
 MAX_THUMBNAIL_BYTES = 256_000  # a thumbnail is a small JPEG, not the photo
+MAX_CROP_BYTES = 512_000  # a face crop is at most 256 x 256 pixels
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +63,8 @@ CREATE TABLE IF NOT EXISTS faces (
     photo_hash TEXT NOT NULL,
     thumbnail BLOB,
     created TEXT NOT NULL,
+    crop BLOB,
+    crop_face TEXT,
     UNIQUE (person_id, photo_hash, model));
 CREATE INDEX IF NOT EXISTS faces_photo ON faces(photo_hash);
 """
@@ -93,13 +98,15 @@ def _connect(path: Path, write: bool = False):
         if 'locked' in str(e) or 'busy' in str(e):
             raise GalleryError(f'{path}: gallery busy, another writer held it for over {BUSY_TIMEOUT_S:g} s') from e
         raise GalleryError(f'{path}: {e}') from e
+    except sqlite3.IntegrityError as e:
+        raise GalleryError(f'{path}: {e}') from e
     except sqlite3.DatabaseError as e:
         raise GalleryError(f'{path}: not a readable facenb gallery ({e})') from e
     finally: con.close()
 
 # %% ../nbs/06_store.ipynb #7eb142ec
-def _init_db(path: Path):
-    "Check the gallery in `path`, creating its folder, schema and WAL mode when new."
+def _init_db(path: Path) -> int:
+    "Check the gallery in `path` (upgrading an older schema), creating its folder, schema and WAL mode when new; its schema version."
     if path.is_dir(): raise GalleryError(f'{path}: is a folder, not a gallery file')
     path.parent.mkdir(parents=True, exist_ok=True)
     with _connect(path) as con:
@@ -110,7 +117,7 @@ def _init_db(path: Path):
         if version > SCHEMA_VERSION:
             raise GalleryError(f'{path}: gallery schema {version} was written by a newer facenb '
                                f'(this one reads schema {SCHEMA_VERSION}); upgrade facenb')
-        if version and {'people', 'faces'} <= tables: return
+        if version and {'people', 'faces'} <= tables: return _migrate(con, version) if version < SCHEMA_VERSION else version
         if con.execute('PRAGMA journal_mode').fetchone()[0].lower() != 'wal': con.execute('PRAGMA journal_mode = WAL')
         con.execute('BEGIN IMMEDIATE')
         try:
@@ -121,6 +128,32 @@ def _init_db(path: Path):
         except BaseException:
             con.execute('ROLLBACK')
             raise
+    return SCHEMA_VERSION
+
+# %% ../nbs/06_store.ipynb #869a5d71
+def _v1_to_v2(con):
+    "Schema 2: a face may keep a crop of its photo (`crop`, JPEG) and its box and landmarks in it (`crop_face`, JSON)."
+    con.execute('ALTER TABLE faces ADD COLUMN crop BLOB')
+    con.execute('ALTER TABLE faces ADD COLUMN crop_face TEXT')
+
+MIGRATIONS = {2: _v1_to_v2}  # schema version -> the step that makes it from the version before
+
+def _migrate(con, version: int) -> int:
+    "Upgrade the gallery on `con` from schema `version` to `SCHEMA_VERSION` in one transaction; the version it now has."
+    try:
+        con.execute('BEGIN IMMEDIATE')
+        try:
+            version = int(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            for v in range(version + 1, SCHEMA_VERSION + 1): MIGRATIONS[v](con)
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            con.execute('COMMIT')
+        except BaseException:
+            con.execute('ROLLBACK')
+            raise
+    except sqlite3.OperationalError as e:
+        if 'readonly' in str(e): return version  # read-only file: read as it is
+        raise
+    return SCHEMA_VERSION
 
 # %% ../nbs/06_store.ipynb #daa23f42
 def _clean_name(name) -> str:
@@ -133,8 +166,8 @@ def _clean_name(name) -> str:
     return n
 
 # %% ../nbs/06_store.ipynb #ab3ba074
-def _check_embeddings(embeddings, photo_hashes, thumbnails) -> np.ndarray:
-    "`embeddings` as a float32 (n, d) array after checking it against `photo_hashes` and `thumbnails`."
+def _check_embeddings(embeddings, photo_hashes, thumbnails, crops=None) -> np.ndarray:
+    "`embeddings` as a float32 (n, d) array after checking it against `photo_hashes`, `thumbnails` and `crops`."
     e = np.asarray(embeddings)
     if e.ndim != 2 or 0 in e.shape:
         raise GalleryError(f'embeddings must be a non-empty 2-D array (faces, dim), got shape {e.shape}')
@@ -154,6 +187,12 @@ def _check_embeddings(embeddings, photo_hashes, thumbnails) -> np.ndarray:
             if t is not None and not isinstance(t, (bytes, bytearray)): raise GalleryError(f'a thumbnail must be bytes or None, not {type(t).__name__}')
             if t is not None and len(t) > MAX_THUMBNAIL_BYTES:
                 raise GalleryError(f'a thumbnail of {len(t):,} bytes is over the limit of {MAX_THUMBNAIL_BYTES:,}; store a small JPEG')
+    if crops is not None:
+        if len(crops) != len(e): raise GalleryError(f'{len(e)} embeddings need {len(e)} crops (or None), got {len(crops)}')
+        for c in crops:
+            if c is not None and not isinstance(c, FaceCrop): raise GalleryError(f'a crop must be a FaceCrop or None, not {type(c).__name__}')
+            if c is not None and len(c.jpeg) > MAX_CROP_BYTES:
+                raise GalleryError(f'a face crop of {len(c.jpeg):,} bytes is over the limit of {MAX_CROP_BYTES:,}')
     return e
 
 # %% ../nbs/06_store.ipynb #9c21f0cd
@@ -167,6 +206,48 @@ def jpeg_thumbnail(image,  # anything `load_image` reads; typically a face crop
     buf = io.BytesIO()
     img.save(buf, 'JPEG', quality=quality)
     return buf.getvalue()
+
+# %% ../nbs/06_store.ipynb #2a4b9307
+CROP_SIZE = 256  # longest side of a stored face crop, pixels (smaller when the photo has fewer pixels there)
+CROP_CONTEXT = 2.0  # side of a stored crop, as a multiple of the face box's longer side
+CROP_QUALITY = 95  # JPEG quality of stored crops (4:4:4: no chroma subsampling)
+
+def _face_json(face: Face) -> str: return json.dumps(face.to_dict())
+
+def _face_from_json(text: str) -> Face:
+    d = json.loads(text)
+    lm = d.get('landmarks')
+    return Face(tuple(d['box']), d['probability'], None if lm is None else tuple(map(tuple, lm)))
+
+@dataclass(frozen=True)
+class FaceCrop:
+    "A square of a photo around one face, kept so that any embedding model can align and embed the face later."
+    jpeg: bytes  # the crop, a JPEG
+    face: Face  # the face's box and landmarks in the crop's pixels
+
+    @classmethod
+    def from_photo(cls, image,  # anything `load_image` reads: the photo the face was found in
+                   face: Face,  # the face, in the photo's pixels
+                   size: int = CROP_SIZE,  # longest side of the crop, pixels
+                   context: float = CROP_CONTEXT,  # the crop's side as a multiple of the box's longer side
+                  ) -> FaceCrop:
+        "The crop around `face` in `image`, with the face moved into the crop's pixels."
+        x1, y1, x2, y2 = map(float, face.box)
+        side = max(1, round(context * max(x2 - x1, y2 - y1)))
+        left, top = round((x1 + x2 - side) / 2), round((y1 + y2 - side) / 2)
+        out = min(size, side)
+        img = Image.fromarray(load_image(image)).crop((left, top, left + side, top + side))  # black beyond the edges
+        if out != side: img = img.resize((out, out), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, 'JPEG', quality=CROP_QUALITY, subsampling=0)
+        k = out / side
+        move = lambda x, y: ((x - left) * k, (y - top) * k)
+        lm = None if face.landmarks is None else tuple(move(x, y) for x, y in face.landmarks)
+        return cls(buf.getvalue(), Face((*move(x1, y1), *move(x2, y2)), float(face.probability), lm))
+
+    def image(self) -> np.ndarray:
+        "The crop as an RGB uint8 array."
+        return load_image(self.jpeg)
 
 # %% ../nbs/06_store.ipynb #95b8e5fc
 @dataclass(frozen=True)
@@ -183,7 +264,7 @@ class Gallery:
     def __init__(self, path: str | Path | None = None):  # the gallery file; `None` -> `default_db_path()`
         if str(path) == ':memory:': raise GalleryError('a gallery needs a file (every operation opens its own connection)')
         self.path = Path(path).expanduser() if path is not None else default_db_path()
-        _init_db(self.path)
+        self.schema = _init_db(self.path)  # the file's schema version (older only when read-only)
         self._lock, self._cache = threading.Lock(), None
 
     def _person_id(self, con, name) -> int:
@@ -210,17 +291,21 @@ class Gallery:
 # %% ../nbs/06_store.ipynb #ab1178e9
 @patch
 def enroll(self: Gallery, name: str, embeddings: np.ndarray, model: str,
-           photo_hashes: list[str], thumbnails: list[bytes | None] | None = None) -> int:
+           photo_hashes: list[str], thumbnails: list[bytes | None] | None = None,
+           crops: list[FaceCrop | None] | None = None) -> int:
     "Add faces of `name` (created if new) in one transaction; returns how many were new."
     n = _clean_name(name)
     if not isinstance(model, str) or not model.strip(): raise GalleryError('model must be a non-empty name')
-    e = _check_embeddings(embeddings, photo_hashes, thumbnails)
+    e = _check_embeddings(embeddings, photo_hashes, thumbnails, crops)
     thumbnails = [None if t is None else bytes(t) for t in thumbnails] if thumbnails is not None else [None] * len(e)
+    crops = list(crops) if crops is not None else [None] * len(e)
+    if self.schema < 2 and any(c is not None for c in crops):
+        raise GalleryError(f'{self.path}: a schema {self.schema} gallery on a read-only file cannot store face crops')
     with _connect(self.path, write=True) as con:
         stored = con.execute('SELECT model, dim FROM faces LIMIT 1').fetchone()
         if stored and stored[0] != model:
             raise ModelMismatch(f'the gallery holds {stored[0]!r} embeddings; cannot add {model!r} embeddings '
-                                f'(forget everyone or use another gallery file to switch models)')
+                                f'(re-embed the gallery with facenb reembed, or use another gallery file)')
         if stored and stored[1] != e.shape[1]:
             raise GalleryError(f'embeddings have dim {e.shape[1]}, the gallery holds dim {stored[1]} for {model!r}')
         hashes = list(dict.fromkeys(photo_hashes))
@@ -236,9 +321,14 @@ def enroll(self: Gallery, name: str, embeddings: np.ndarray, model: str,
         con.execute('INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)', (n, now))
         pid = con.execute('SELECT id FROM people WHERE name = ?', (n,)).fetchone()[0]
         before = con.total_changes
-        con.executemany('INSERT OR IGNORE INTO faces (person_id, embedding, dim, model, photo_hash, thumbnail, created) '
-                        'VALUES (?, ?, ?, ?, ?, ?, ?)',
-                        [(pid, v.tobytes(), e.shape[1], model, h, t, now) for v, h, t in zip(e, photo_hashes, thumbnails)])
+        rows = [(pid, v.tobytes(), e.shape[1], model, h, t, now) for v, h, t in zip(e, photo_hashes, thumbnails)]
+        if self.schema < 2:
+            con.executemany('INSERT OR IGNORE INTO faces (person_id, embedding, dim, model, photo_hash, thumbnail, created) '
+                            'VALUES (?, ?, ?, ?, ?, ?, ?)', rows)
+        else:
+            con.executemany('INSERT OR IGNORE INTO faces (person_id, embedding, dim, model, photo_hash, thumbnail, created, crop, crop_face) '
+                            'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                            [(*r, None if c is None else c.jpeg, None if c is None else _face_json(c.face)) for r, c in zip(rows, crops)])
         return con.total_changes - before
 
 # %% ../nbs/06_store.ipynb #0d4981dc
@@ -263,13 +353,14 @@ def __len__(self: Gallery) -> int:
 # %% ../nbs/06_store.ipynb #5186c002
 @patch
 def faces(self: Gallery, name: str) -> list[dict]:
-    "The faces stored for `name`: id, model, dim, photo_hash, created and has_thumbnail (no embeddings)."
+    "The faces stored for `name`: id, model, dim, photo_hash, created, has_thumbnail and has_crop (no embeddings)."
+    has_crop = 'crop IS NOT NULL' if self.schema >= 2 else '0'
     with _connect(self.path) as con:
         pid = self._person_id(con, name)
-        rows = con.execute('SELECT id, model, dim, photo_hash, created, thumbnail IS NOT NULL FROM faces '
+        rows = con.execute(f'SELECT id, model, dim, photo_hash, created, thumbnail IS NOT NULL, {has_crop} FROM faces '
                            'WHERE person_id = ? ORDER BY id', (pid,)).fetchall()
-    keys = ('id', 'model', 'dim', 'photo_hash', 'created', 'has_thumbnail')
-    return [dict(zip(keys, (*r[:5], bool(r[5])))) for r in rows]
+    keys = ('id', 'model', 'dim', 'photo_hash', 'created', 'has_thumbnail', 'has_crop')
+    return [dict(zip(keys, (*r[:5], bool(r[5]), bool(r[6])))) for r in rows]
 
 @patch
 def thumbnails(self: Gallery, name: str) -> list[bytes]:
@@ -279,12 +370,25 @@ def thumbnails(self: Gallery, name: str) -> list[bytes]:
         return [r[0] for r in con.execute('SELECT thumbnail FROM faces WHERE person_id = ? AND thumbnail IS NOT NULL '
                                           'ORDER BY id', (pid,))]
 
+@patch
+def crops(self: Gallery, name: str) -> list[FaceCrop]:
+    "The face crops stored for `name`, oldest first (faces without one are left out)."
+    if self.schema < 2: return []
+    with _connect(self.path) as con:
+        pid = self._person_id(con, name)
+        return [FaceCrop(r[0], _face_from_json(r[1])) for r in con.execute(
+            'SELECT crop, crop_face FROM faces WHERE person_id = ? AND crop IS NOT NULL ORDER BY id', (pid,))]
+
 # %% ../nbs/06_store.ipynb #686f3e44
+def _gallery_key(con) -> tuple:
+    "What identifies the gallery's content: its id and generation."
+    return tuple(r[0] for r in con.execute("SELECT value FROM meta WHERE key IN ('gallery_id', 'generation') ORDER BY key"))
+
 def _load_matrix(con) -> tuple[tuple, list[str], np.ndarray, str | None]:
     "Read the gallery's key, row names, normalised embeddings and model in one snapshot."
     con.execute('BEGIN')
     try:
-        key = tuple(r[0] for r in con.execute("SELECT value FROM meta WHERE key IN ('gallery_id', 'generation') ORDER BY key"))
+        key = _gallery_key(con)
         rows = con.execute('SELECT p.name, f.embedding, f.dim, f.model FROM faces f JOIN people p ON p.id = f.person_id '
                            'ORDER BY f.id').fetchall()
     finally: con.execute('COMMIT')
@@ -300,11 +404,11 @@ def _load_matrix(con) -> tuple[tuple, list[str], np.ndarray, str | None]:
 def matrix(self: Gallery, model: str) -> tuple[list[str], np.ndarray]:
     "Names per row and the (n, d) float32 L2-normalised embeddings of `model`, cached until the database changes."
     with self._lock, _connect(self.path) as con:
-        key = tuple(r[0] for r in con.execute("SELECT value FROM meta WHERE key IN ('gallery_id', 'generation') ORDER BY key"))
+        key = _gallery_key(con)
         if self._cache is None or self._cache[0] != key: self._cache = _load_matrix(con)
         _, names, m, stored = self._cache
     if stored is not None and stored != model:
-        raise ModelMismatch(f'the gallery holds {stored!r} embeddings, not {model!r}; enrol again with {model!r} '
+        raise ModelMismatch(f'the gallery holds {stored!r} embeddings, not {model!r}; re-embed it (facenb reembed) '
                             f'or use another gallery file')
     return list(names), m
 
@@ -331,3 +435,94 @@ def forget(self: Gallery, name: str) -> int:
         try: con.execute('PRAGMA wal_checkpoint(TRUNCATE)')  # best effort: also drop the old pages from the WAL file
         except sqlite3.OperationalError: pass
     return n
+
+# %% ../nbs/06_store.ipynb #ffdf4d96
+class MissingCrops(GalleryError):
+    "People whose faces have no stored crop to re-embed from (enrolled before facenb kept crops): they need new photos."
+    def __init__(self, message: str, people: list[str]):
+        super().__init__(message)
+        self.people = people
+
+@dataclass(frozen=True)
+class Reembedded:
+    "What `Gallery.reembed` changed."
+    old_model: str | None  # the model the embeddings came from
+    model: str  # the model they come from now
+    faces: int  # faces re-embedded (0: the gallery already held `model`)
+    dropped: tuple[tuple[str, int], ...] = ()  # (person, faces removed for want of a crop); their other faces were re-embedded
+    threshold: float | None = None  # the old model's calibrated threshold, removed
+
+def _missing_crops(path: Path, missing: list[str], n_people: int) -> MissingCrops:
+    shown = ', '.join(missing[:20]) + (f' and {len(missing) - 20} more' if len(missing) > 20 else '')
+    return MissingCrops(f'{path}: {len(missing)} of {n_people} people have no face crop to re-embed from (enrolled before '
+                        f'facenb kept crops; thumbnails are too small): {shown}. Enrol a new photo of each (facenb enroll NAME PHOTO) '
+                        f'or forget them, then re-embed again; nothing was changed', missing)
+
+# %% ../nbs/06_store.ipynb #70e62fbb
+@patch
+def reembed(self: Gallery, model: str,  # the new model's name, stored with every embedding
+            embed: Callable[[list[FaceCrop]], np.ndarray],  # face crops -> one embedding each (n, d), made by `model`
+            progress=None,  # optional wrapper of the list of batches that reports progress, e.g. a progress bar
+            batch_size: int = 16,  # crops per call of `embed`
+           ) -> Reembedded:
+    "Every stored face embedded again from its crop by `model`, written in one transaction: all faces, or nothing."
+    if not isinstance(model, str) or not model.strip(): raise GalleryError('model must be a non-empty name')
+    crop = 'f.crop, f.crop_face' if self.schema >= 2 else 'NULL, NULL'
+    with _connect(self.path) as con:
+        con.execute('BEGIN')
+        try:
+            key = _gallery_key(con)
+            rows = con.execute(f'SELECT f.id, p.name, f.model, {crop} FROM faces f JOIN people p ON p.id = f.person_id '
+                               'ORDER BY f.id').fetchall()
+        finally: con.execute('COMMIT')
+    if not rows: raise GalleryError(f'{self.path}: the gallery holds no faces to re-embed')
+    old = rows[0][2]
+    if old == model: return Reembedded(old, model, 0)
+    people, with_crop = {r[1] for r in rows}, {r[1] for r in rows if r[3] is not None}
+    if missing := sorted(people - with_crop, key=lambda n: (n.casefold(), n)): raise _missing_crops(self.path, missing, len(people))
+    todo, gone = [r for r in rows if r[3] is not None], [r for r in rows if r[3] is None]
+    crops = [FaceCrop(r[3], _face_from_json(r[4])) for r in todo]
+    batches = [crops[i:i + batch_size] for i in range(0, len(crops), batch_size)]
+    out = []
+    for b in (progress(batches) if progress else batches):
+        e = np.asarray(embed(b))
+        if e.ndim != 2 or len(e) != len(b): raise GalleryError(f'{len(b)} crops gave embeddings of shape {e.shape}; nothing was changed')
+        out.append(e)
+    e = _check_embeddings(np.concatenate(out), [str(r[0]) for r in todo], None)
+    with _connect(self.path, write=True) as con:
+        if _gallery_key(con) != key:
+            raise GalleryError(f'{self.path}: the gallery changed while its faces were being re-embedded; nothing was written, run it again')
+        con.executemany('UPDATE faces SET embedding = ?, dim = ?, model = ? WHERE id = ?',
+                        [(v.tobytes(), e.shape[1], model, r[0]) for v, r in zip(e, todo)])
+        con.executemany('DELETE FROM faces WHERE id = ?', [(r[0],) for r in gone])
+        cal = con.execute("SELECT value FROM meta WHERE key = 'calibration'").fetchone()
+        con.execute("DELETE FROM meta WHERE key = 'calibration'")
+    dropped = {}
+    for r in gone: dropped[r[1]] = dropped.get(r[1], 0) + 1
+    return Reembedded(old, model, len(todo), tuple(sorted(dropped.items())), json.loads(cal[0])['threshold'] if cal else None)
+
+# %% ../nbs/06_store.ipynb #fb3ba9ae
+@patch
+def calibration(self: Gallery) -> dict | None:
+    "The threshold stored by `facenb calibrate --apply`, with the model and the figures it rests on; None when none is."
+    with _connect(self.path) as con: row = con.execute("SELECT value FROM meta WHERE key = 'calibration'").fetchone()
+    return json.loads(row[0]) if row else None
+
+@patch
+def save_calibration(self: Gallery, calibration: dict,  # at least `threshold` (cosine similarity) and the `model` it was measured with
+                    ):
+    "Store `calibration` as this gallery's default threshold for its model."
+    t, model = calibration.get('threshold'), calibration.get('model')
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not -1 <= t <= 1 + 1e-6:
+        raise GalleryError(f'a threshold is a cosine similarity in [-1, 1], not {t!r}')
+    with _connect(self.path, write=True) as con:
+        stored = con.execute('SELECT model FROM faces LIMIT 1').fetchone()
+        if not stored or stored[0] != model:
+            raise ModelMismatch(f'a threshold measured with {model!r} does not fit a gallery holding {stored[0] if stored else "no"!r} embeddings')
+        con.execute('INSERT OR REPLACE INTO meta VALUES (?, ?)', ('calibration', json.dumps({**calibration, 'saved': _now()})))
+
+@patch
+def threshold(self: Gallery, model: str) -> float | None:
+    "The threshold calibrated on this gallery for `model`, or None."
+    c = self.calibration()
+    return float(c['threshold']) if c and c.get('model') == model else None

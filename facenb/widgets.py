@@ -69,7 +69,8 @@ class FaceDemo:
             self.view_row.children = (self.camera, self.frame_view)
         self.tabs = W.Tab([self.enrol_box, self.recognise_box, self.people_box])
         for i, t in enumerate(['Enrol', 'Recognise', 'People']): self.tabs.set_title(i, t)
-        self.widget = W.VBox([W.HTML(_CSS), self.tabs])
+        notice = [W.HTML(_html(recognizer.notice))] if recognizer.notice else []  # another model than the default: how to migrate
+        self.widget = W.VBox([W.HTML(_CSS), *notice, self.tabs])
         self.refresh_people()
 
     def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)

@@ -18,7 +18,7 @@ import numpy as np
 
 from facenb.core import data_dir
 from facenb.data import find_celeba
-from facenb.archive import index_photos, find, sightings, _read
+from facenb.archive import index_photos, find, sightings, refresh_names, _read
 from facenb.cluster import cluster_sightings, cluster_quality
 from facenb.recognize import Recognizer
 
@@ -68,6 +68,7 @@ def find_quality(db: Path, celeba, n_people: int, thresholds) -> dict:
         rec.enroll(f'person {who}', [folder / best[0]])
     out = {}
     for t in thresholds:
+        t = rec.threshold if t is None else t
         hits = returned = relevant = 0
         for who, names in by_person.items():
             got = {Path(s.path).name for s in find(rec.gallery, f'person {who}', threshold=t)} - {enrolled[who]}
@@ -93,7 +94,9 @@ def export_embeddings(db: Path, celeba, out: Path) -> int:
 
 def cluster_table(db: Path, celeba, min_sizes) -> dict:
     "Purity and share clustered of the unnamed sightings, for each smallest group size."
-    g = Recognizer(db).gallery
+    rec = Recognizer(db)
+    g, threshold = rec.gallery, rec.threshold  # the default (or the gallery's calibrated) threshold of its model
+    refresh_names(g, threshold, force=True)  # names at that threshold, whatever `find` was last asked with
     ss = _read(g, 'WHERE s.person_id IS NULL ORDER BY s.id')
     best = {}
     for s in ss:
@@ -103,7 +106,8 @@ def cluster_table(db: Path, celeba, min_sizes) -> dict:
     out = {}
     for k in min_sizes:
         t = time.perf_counter()
-        q = cluster_quality(cluster_sightings(g, min_size=k), labels)
+        q = cluster_quality(cluster_sightings(g, threshold=threshold, min_size=k), labels)
+        q['threshold'] = threshold
         q['seconds'] = round(time.perf_counter() - t, 1)
         out[f'min size {k}'] = q
         print(json.dumps({k: q}), flush=True)
@@ -114,7 +118,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--db', default=None, help='an archive of the CelebA photos made by `facenb index`')
     ap.add_argument('--people', type=int, default=20)
-    ap.add_argument('--thresholds', type=float, nargs='+', default=[0.48, 0.55, 0.6])
+    ap.add_argument('--thresholds', type=float, nargs='+', default=[None, 0.55, 0.6], help='for find; the default: the model\'s')
     ap.add_argument('--min-sizes', type=int, nargs='+', default=[2, 3, 5])
     ap.add_argument('--speed', type=int, default=0, help='time indexing the first N photos (0: skip)')
     ap.add_argument('--workers', type=int, nargs='+', default=[1, 2])

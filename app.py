@@ -22,6 +22,8 @@ from facenb.detect import BACKENDS, get_detector
 from facenb import access
 from facenb.store import Gallery, GalleryError, GalleryWarning, UnknownPerson, default_db_path
 from facenb.recognize import DEFAULT_THRESHOLD, EnrollmentError, Match, Recognizer
+from facenb.archive import find, index_photos
+from facenb.cluster import cluster_sightings, contact_sheet, name_cluster
 
 try: from facenb import video as fvideo
 except ImportError as e: fvideo, VIDEO_MISSING = None, f'{type(e).__name__}: {e}'
@@ -43,7 +45,14 @@ STRINGS = {
     'en': {
         'language': 'Language', 'title': 'facenb: face recognition',
         'tab_recognise': 'Recognise', 'tab_live': 'Live camera', 'tab_add': 'Add person', 'tab_people': 'People',
-        'tab_video': 'Video', 'tab_settings': 'Settings',
+        'tab_video': 'Video', 'tab_settings': 'Settings', 'tab_photos': 'People in my photos',
+        'archive_folder': 'Folder of photos to index (on the machine running this app)', 'index': 'Index the folder',
+        'indexing': 'Finding and embedding every face (photos already indexed are skipped)...', 'indexed': 'Indexed: {report}',
+        'find_person': 'Photos of', 'no_sightings': 'No indexed photo shows {name}.',
+        'sighting': '{photo} ({sim:.2f})', 'group_faces': 'Group the unnamed faces',
+        'no_groups': 'No group of at least {k} alike unnamed faces (index more photos, or name fewer people).',
+        'group': 'Group {id}: {n} faces in {photos} photos', 'group_name': 'Who is this?', 'name_group': 'Name this group',
+        'group_named': '{name}: {n} faces enrolled from the group.',
         'loading': 'Loading the face models (once per server)...',
         'load_failed': 'The face models could not be loaded: {err}',
         'db_caption': 'Gallery: `{path}` (people: {n})',
@@ -105,7 +114,14 @@ STRINGS = {
     'ru': {
         'language': 'Язык', 'title': 'facenb: распознавание лиц',
         'tab_recognise': 'Распознать', 'tab_live': 'Живая камера', 'tab_add': 'Добавить человека', 'tab_people': 'Люди',
-        'tab_video': 'Видео', 'tab_settings': 'Настройки',
+        'tab_video': 'Видео', 'tab_settings': 'Настройки', 'tab_photos': 'Люди на моих фото',
+        'archive_folder': 'Папка с фото для индексации (на машине, где работает приложение)', 'index': 'Индексировать папку',
+        'indexing': 'Поиск и кодирование всех лиц (уже проиндексированные фото пропускаются)...', 'indexed': 'Проиндексировано: {report}',
+        'find_person': 'Фото человека', 'no_sightings': 'Ни на одном проиндексированном фото нет {name}.',
+        'sighting': '{photo} ({sim:.2f})', 'group_faces': 'Сгруппировать неназванные лица',
+        'no_groups': 'Нет групп хотя бы из {k} похожих неназванных лиц (проиндексируйте больше фото).',
+        'group': 'Группа {id}: лиц {n} на {photos} фото', 'group_name': 'Кто это?', 'name_group': 'Назвать группу',
+        'group_named': '{name}: добавлено лиц из группы: {n}.',
         'loading': 'Загрузка моделей лица (один раз на сервер)...',
         'load_failed': 'Не удалось загрузить модели лица: {err}',
         'db_caption': 'Галерея: `{path}` (людей: {n})',
@@ -168,7 +184,7 @@ STRINGS = {
 
 
 MARKDOWN_SPECIAL = set(string.punctuation)  # CommonMark escapes any ASCII punctuation: no emphasis, link, autolink (':', '@', '.'), directive
-USER_TEXT = {'name', 'names', 'old', 'new', 'cands', 'err'}  # placeholders filled with names and messages: shown as typed, never as markdown
+USER_TEXT = {'name', 'names', 'old', 'new', 'cands', 'err', 'report'}  # placeholders filled with names and messages: shown as typed, never as markdown
 
 
 def md_escape(text: str) -> str:
@@ -563,12 +579,49 @@ def login() -> bool:
     return False
 
 
+def render_photos(rec: Recognizer):
+    "The People in my photos tab: index a folder, the photos a person appears in, groups of unnamed faces to name."
+    if msg := st.session_state.pop('photos_msg', None): st.success(msg)
+    folder = st.text_input(tr('archive_folder'), key='archive_folder')
+    if st.button(tr('index'), key='index_btn') and folder.strip():
+        try:
+            with st.spinner(tr('indexing')): report = index_photos(rec, [folder.strip()])
+        except (GalleryError, FileNotFoundError, RuntimeError) as e: st.error(md_escape(e))
+        else: st.success(tr('indexed', report=str(report)))
+    people = [p.name for p in rec.people()]
+    if people:
+        name = st.selectbox(tr('find_person'), people, key='find_person')
+        found = find(rec.gallery, name)[:24]
+        if not found: st.info(tr('no_sightings', name=name))
+        for s in found:
+            try: st.image(Image.fromarray(s.face.crop(load_image(s.path), margin=0.2)), width=96,
+                          caption=tr('sighting', photo=Path(s.path).name, sim=s.similarity))
+            except ImageError: st.caption(tr('sighting', photo=s.path, sim=s.similarity))
+    if st.button(tr('group_faces'), key='cluster_btn'): st.session_state['clusters'] = cluster_sightings(rec.gallery, min_size=3)
+    clusters = st.session_state.get('clusters')
+    if clusters is None: return
+    if not clusters: st.info(tr('no_groups', k=3))
+    for c in clusters[:20]:
+        with st.container(border=True):
+            st.markdown(tr('group', id=c.id, n=c.size, photos=c.photos))
+            try: st.image(contact_sheet(rec.gallery, c))
+            except GalleryError: continue  # named meanwhile
+            new = st.text_input(tr('group_name'), key=f'group_name_{c.id}', max_chars=100)
+            if st.button(tr('name_group'), key=f'group_btn_{c.id}') and new.strip():
+                try: n = name_cluster(rec.gallery, c.id, new)
+                except GalleryError as e: st.error(md_escape(e))
+                else:
+                    st.session_state['photos_msg'] = tr('group_named', name=new.strip(), n=n)
+                    st.session_state['clusters'] = [k for k in clusters if k.id != c.id]
+                    st.rerun()
+
+
 def main():
     st.set_page_config(page_title='facenb', page_icon=':bust_in_silhouette:', layout='wide')
     st.sidebar.selectbox('Language / Язык', list(LANGUAGES), format_func=LANGUAGES.get, key='lang')
     st.title(tr('title'))
     if not login(): st.stop()
-    names = ['recognise', *(['live'] if webrtc_streamer is not None else []), 'add', 'people', 'video', 'settings']
+    names = ['recognise', *(['live'] if webrtc_streamer is not None else []), 'add', 'people', 'photos', 'video', 'settings']
     tabs = dict(zip(names, st.tabs([tr(f'tab_{n}') for n in names])))
     with tabs['settings']: detector, threshold = render_settings()  # drawn last, read first
     try:
@@ -591,6 +644,7 @@ def main():
     with tabs['recognise']: render_recognise(rec)
     with tabs['add']: render_add(rec)
     with tabs['people']: render_people(rec)
+    with tabs['photos']: render_photos(rec)
     with tabs['video']: render_video(rec)
     if 'live' in tabs:
         with tabs['live']: render_live(rec)

@@ -15,7 +15,8 @@ from .store import Gallery, GalleryError, GalleryWarning
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'expand_photos', 'progress', 'cmd_detect', 'cmd_recognize', 'cmd_enroll', 'cmd_people', 'cmd_forget',
            'cmd_rename', 'cmd_purge', 'cmd_app_password', 'cmd_video', 'cmd_camera', 'cmd_reembed', 'cmd_calibrate',
-           'cmd_serve', 'cmd_keys', 'add_serve_parsers', 'build_parser', 'main']
+           'cmd_serve', 'cmd_keys', 'add_serve_parsers', 'cmd_index', 'cmd_find', 'cmd_sightings', 'cmd_cluster',
+           'cmd_name_cluster', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #2ca47d37
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
@@ -137,7 +138,10 @@ def cmd_people(args) -> int:
     return 0
 
 def cmd_forget(args) -> int:
-    n = Gallery(args.db, create=False).forget(args.name)
+    from facenb.ann import update_saved_index
+    g = Gallery(args.db, create=False)
+    n = g.forget(args.name)
+    update_saved_index(g)  # no forgotten face stays in the ANN index file beside the gallery
     print(f'{args.name}: forgotten ({n} face{"s" * (n != 1)} removed)')
     return 0
 
@@ -308,6 +312,65 @@ def add_serve_parsers(sub):
     r = ks.add_parser('remove', help='remove a key'); r.add_argument('name'); r.add_argument('--db', **db)
     k.set_defaults(fn=cmd_keys)
 
+# %% ../nbs/11_cli.ipynb #24800002
+def _sighting_line(s) -> str:
+    who = s.name or 'unknown'
+    sim = '' if s.similarity is None or s.similarity <= -1 else f' {s.similarity:.2f}'  # -1: nobody enrolled
+    return f'{who}{sim:<6} box {[round(v) for v in s.face.box]}'
+
+def cmd_index(args) -> int:
+    from facenb.archive import index_photos
+    rec = _recognizer(args)
+    report = index_photos(rec, args.folders, workers=args.workers, engine=args.engine, ray_address=args.ray,
+                          prune=args.prune, progress=True)
+    print(report)
+    for path, err in report.bad: print(f'  unreadable: {err}')
+    return 0
+
+def cmd_find(args) -> int:
+    from facenb.archive import find
+    found = find(args.db or None, args.name)
+    if args.json: print(json.dumps([s.to_dict() for s in found]))
+    else:
+        print(f'{args.name}: {len(found)} sighting{"s" * (len(found) != 1)}')
+        for s in found: print(f'  {s.path}  {s.similarity:.2f}  box {[round(v) for v in s.face.box]}')
+    return 0
+
+def cmd_sightings(args) -> int:
+    from facenb.archive import sightings
+    for photo in args.photos:
+        ss = sightings(args.db or None, photo)
+        if args.json: print(json.dumps({'photo': str(photo), 'faces': [s.to_dict() for s in ss]}))
+        else: print(f'{photo}: {len(ss)} face{"s" * (len(ss) != 1)}', *map(_sighting_line, ss), sep='\n  ')
+    return 0
+
+def cmd_cluster(args) -> int:
+    from facenb.cluster import cluster_sightings, contact_sheet
+    from facenb.store import Gallery
+    g = Gallery(args.db)
+    clusters = cluster_sightings(g, min_size=args.min_size)
+    sheets = Path(args.sheets) if args.sheets else g.path.with_name(g.path.name + '.clusters')
+    if clusters: sheets.mkdir(parents=True, exist_ok=True)
+    for old in sheets.glob('cluster-*.jpg'): old.unlink()
+    rows = []
+    for c in clusters:
+        path = sheets / f'cluster-{c.id:04d}.jpg'
+        contact_sheet(g, c).save(path, quality=85)
+        rows.append({'id': c.id, 'faces': c.size, 'photos': c.photos, 'sheet': str(path)})
+    if args.json: print(json.dumps(rows))
+    else:
+        print(f'{len(clusters)} group{"s" * (len(clusters) != 1)} of unnamed faces (at least {args.min_size} each)'
+              + (f'; contact sheets in {sheets}' if clusters else ''))
+        for r in rows: print(f'  {r["id"]:>4}  {r["faces"]:>4} faces in {r["photos"]} photos  {r["sheet"]}')
+        if clusters: print('name one with: facenb name-cluster ID NAME')
+    return 0
+
+def cmd_name_cluster(args) -> int:
+    from facenb.cluster import name_cluster
+    n = name_cluster(args.db or None, args.id, args.name)
+    print(f'{args.name}: {n} face{"s" * (n != 1)} enrolled from group {args.id}')
+    return 0
+
 # %% ../nbs/11_cli.ipynb #6192b50b
 def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they import the evaluation code)
                 ) -> argparse.ArgumentParser:
@@ -345,6 +408,24 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s = sub.add_parser('app-password', help='set the password the app asks for when it listens beyond localhost')
     s.add_argument('--print', action='store_true', help='print FACENB_APP_PASSWORD_HASH=... instead of writing the password file')
     s.set_defaults(fn=cmd_app_password)
+    s = sub.add_parser('index', help='detect and embed every face in a photo archive (resumable)')
+    s.add_argument('folders', nargs='+', metavar='FOLDER'); s.add_argument('--db', **db); s.add_argument('--detector', **det)
+    s.add_argument('--workers', type=int, default=1, help='worker processes (Ray tasks when Ray is installed; default 1: this process)')
+    s.add_argument('--ray', default=None, metavar='ADDRESS', help="an existing Ray cluster ('auto' on its head node); needs facenb[ray]")
+    s.add_argument('--engine', default='auto', choices=['auto', 'local', 'pool', 'ray'], help='where the work runs (default: auto)')
+    s.add_argument('--prune', action='store_true', help='forget the photos under FOLDER whose file is gone')
+    s.set_defaults(fn=cmd_index)
+    s = sub.add_parser('find', help='the indexed photos a person appears in, best first'); s.add_argument('name')
+    s.add_argument('--db', **db); s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_find)
+    s = sub.add_parser('sightings', help='the faces of indexed photos and who they are')
+    s.add_argument('photos', nargs='+', metavar='PHOTO'); s.add_argument('--db', **db)
+    s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_sightings)
+    s = sub.add_parser('cluster', help='group the unnamed faces of the archive into candidate people, with contact sheets')
+    s.add_argument('--db', **db); s.add_argument('--min-size', type=int, default=3, help='smallest group shown (default 3)')
+    s.add_argument('--sheets', default=None, metavar='FOLDER', help='where contact sheets go (default: beside the gallery)')
+    s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_cluster)
+    s = sub.add_parser('name-cluster', help='enrol a group from `facenb cluster` as a person (new or existing)')
+    s.add_argument('id', type=int); s.add_argument('name'); s.add_argument('--db', **db); s.set_defaults(fn=cmd_name_cluster)
     s = sub.add_parser('video', help='name the faces of a video file, tracked from frame to frame')
     s.add_argument('video', metavar='IN'); _add_video_args(s, det, db); s.set_defaults(fn=cmd_video)
     s = sub.add_parser('camera', help='name the faces of a camera or network stream live (until Ctrl-C or --frames)')

@@ -16,6 +16,7 @@ from .core import Face, load_image, image_hash, draw_faces, ImageError, KNOWN_CO
 from .detect import Detector, get_detector
 from .embed import Embedder, WeightsNotFound, MODELS, DEFAULT_MODEL
 from .store import Gallery, GalleryError, ModelMismatch, FaceCrop, Reembedded, jpeg_thumbnail, _clean_name
+from .ann import FaceIndex, ANN_MIN_FACES, CANDIDATES
 
 # %% auto #0
 __all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'PersonIndex', 'Match', 'EnrollmentError', 'embedder_for', 'default_model',
@@ -43,6 +44,24 @@ class PersonIndex:
         if not len(self.people) or not len(query): return np.full((len(query), len(self.people)), -1.0, np.float32)
         sims = query @ gallery.T
         return np.maximum.reduceat(sims[:, self.order], self.starts, axis=1)
+
+# %% ../nbs/07_recognize.ipynb #d693e62b
+@patch
+def scores_among(self: PersonIndex, query: np.ndarray,  # (d,) normalised embedding of one face
+                 gallery: np.ndarray,  # (n, d) normalised gallery embeddings, rows as `names`
+                 rows: np.ndarray,  # candidate gallery rows (e.g. from an ANN index); -1 entries are ignored
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "The people owning `rows` (indices into `people`) and each one's exact best similarity over all their rows."
+    if not hasattr(self, '_person_of'):
+        self._ends = np.append(self.starts[1:], len(self.order))
+        self._person_of = np.empty(len(self.order), np.int64)
+        self._person_of[self.order] = np.repeat(np.arange(len(self.people)), self._ends - self.starts)
+    rows = np.asarray(rows)
+    ps = np.unique(self._person_of[rows[rows >= 0]])
+    if not len(ps): return ps, np.zeros(0, np.float32)
+    segments = [self.order[s:e] for s, e in zip(self.starts[ps], self._ends[ps])]
+    sims = gallery[np.concatenate(segments)] @ query
+    return ps, np.maximum.reduceat(sims, np.cumsum([0] + [len(s) for s in segments[:-1]]))
 
 # %% ../nbs/07_recognize.ipynb #e64c0cbf
 @dataclass(frozen=True)
@@ -145,6 +164,23 @@ class Recognizer:
     def __repr__(self):
         return f'Recognizer({str(self.gallery.path)!r}, detector={self.detector.name!r}, model={self.model!r}, threshold={self.threshold})'
 
+# %% ../nbs/07_recognize.ipynb #aa52f4b5
+Recognizer.ann_min_faces = ANN_MIN_FACES  # gallery size (faces) from which search goes through the ANN index; None: always exact
+
+@patch
+def face_index(self: Recognizer) -> FaceIndex:
+    "The gallery's ANN index (created on first use; synced with the gallery on each search)."
+    if getattr(self, '_face_index', None) is None or self._face_index.gallery is not self.gallery:
+        self._face_index = FaceIndex(self.gallery)
+    return self._face_index
+
+@patch
+def _update_index(self: Recognizer):
+    "Bring the saved ANN index up to date after a change, when the gallery is big enough to use one."
+    if self.ann_min_faces is None: return
+    fi = self.face_index()
+    if fi.path.exists() or len(self.gallery.matrix(self.model)[1]) >= self.ann_min_faces: fi.sync(self.model)
+
 # %% ../nbs/07_recognize.ipynb #8ee75806
 @patch
 def check_photo(self: Recognizer, photo,  # anything `load_image` reads
@@ -176,7 +212,9 @@ def enroll(self: Recognizer, name: str,  # the person's name (unique in the gall
     if not force: self.check_lookalike(name, embeddings, photos)
     thumbs = [jpeg_thumbnail(self.embedder.align(im, f)) for im, f in checked]
     crops = [FaceCrop.from_photo(im, f) for im, f in checked]
-    return self.gallery.enroll(name, embeddings, self.model, [image_hash(im) for im, _ in checked], thumbs, crops)
+    n = self.gallery.enroll(name, embeddings, self.model, [image_hash(im) for im, _ in checked], thumbs, crops)
+    self._update_index()
+    return n
 
 # %% ../nbs/07_recognize.ipynb #5131ee71
 @patch
@@ -200,15 +238,23 @@ def check_lookalike(self: Recognizer, name: str,  # the name the faces are to be
 def identify(self: Recognizer, embeddings: np.ndarray,  # (m, d) normalised face embeddings
             ) -> list[tuple[str | None, float, tuple]]:
     "For each embedding: the person (or None), the similarity, and the top candidates."
-    names, matrix = self.gallery.matrix(self.model)
+    fi = getattr(self, '_face_index', None)
+    if self.ann_min_faces is None or fi is None: names, matrix = self.gallery.matrix(self.model)
+    if self.ann_min_faces is not None and (fi is not None or len(matrix) >= self.ann_min_faces):
+        fi = self.face_index().sync(self.model)  # once in use, its sync is the one look at the gallery per call
+        names, matrix = fi.names, fi.matrix  # the gallery's cached matrix, with the face ids beside it
+    big = self.ann_min_faces is not None and len(matrix) >= self.ann_min_faces
+    if big: rows = fi.search(embeddings, max(CANDIDATES, self.top_k))
     if getattr(self, '_index', (None,))[0] is not matrix:
         self._index = (matrix, PersonIndex(names))  # the gallery hands back the same matrix until the database changes
     index = self._index[1]
-    people, scores, threshold = index.people, index.scores(embeddings, matrix), self.threshold
+    people, threshold = index.people, self.threshold
+    if big: ranked = [index.scores_among(q, matrix, r) for q, r in zip(embeddings, rows)]
+    else: ranked = [(np.arange(len(people)), row) for row in index.scores(embeddings, matrix)]
     out = []
-    for row in scores:
+    for ps, row in ranked:
         order = np.argsort(-row)[:self.top_k]
-        cands = tuple((people[j], float(row[j])) for j in order)
+        cands = tuple((people[ps[j]], float(row[j])) for j in order)
         best = cands[0] if cands else (None, -1.0)
         out.append((best[0] if best[1] >= threshold else None, best[1], cands))
     return out
@@ -248,7 +294,10 @@ def people(self: Recognizer): return self.gallery.people()
 @patch
 def rename(self: Recognizer, old: str, new: str): return self.gallery.rename(old, new)
 @patch
-def forget(self: Recognizer, name: str) -> int: return self.gallery.forget(name)
+def forget(self: Recognizer, name: str) -> int:
+    n = self.gallery.forget(name)
+    self._update_index()
+    return n
 
 # %% ../nbs/07_recognize.ipynb #6e688cd4
 def crop_embedder(embedder: Embedder):

@@ -20,7 +20,7 @@ from .recognize import Recognizer, EnrollmentError
 from .video import camera_frame, read_frames, recognize_video, browser_suffix, VideoError, VideoRecognizer, WAIT_COLOR
 
 # %% auto #0
-__all__ = ['jpeg_bytes', 'upload_entry', 'FaceDemo']
+__all__ = ['jpeg_bytes', 'upload_entry', 'FaceDemo', 'PhotosView']
 
 # %% ../nbs/09_widgets.ipynb #a4d7e7e4
 def jpeg_bytes(image,  # anything `load_image` reads
@@ -309,3 +309,78 @@ def on_camera_frame(self: FaceDemo, frame,  # JPEG bytes from the browser (or an
     size = (image.shape[1], image.shape[0])
     return [face_overlay(m.face.box, size, l, WAIT_COLOR if l == '?' else KNOWN_COLOR if m.known else UNKNOWN_COLOR)
             for m, l in zip(r.matches, r.labels)]
+
+# %% ../nbs/09_widgets.ipynb #15cf258a
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO(); image.save(buf, 'PNG'); return buf.getvalue()
+
+class PhotosView:
+    "People in my photos: index a folder, the photos of a person, and groups of unnamed faces to name."
+    def __init__(self, recognizer: Recognizer | None = None,  # default: a Recognizer on the default gallery
+                 min_size: int = 3,  # smallest group of unnamed faces shown
+                ):
+        from facenb.archive import index_photos, find
+        from facenb.cluster import cluster_sightings, contact_sheet, name_cluster
+        self._lib = dict(index=index_photos, find=find, cluster=cluster_sightings, sheet=contact_sheet, name=name_cluster)
+        self.recognizer, self.min_size = recognizer or Recognizer(), min_size
+        self.folder = W.Text(placeholder='a folder of photos', description='Folder')
+        self.index_button = W.Button(description='Index', icon='search'); self.index_button.on_click(self.on_index)
+        self.person = W.Dropdown(options=[], description='Photos of'); self.person.observe(self.on_person, 'value')
+        self.faces = W.HBox(layout=W.Layout(flex_flow='row wrap'))
+        self.group_button = W.Button(description='Group unnamed faces', icon='users'); self.group_button.on_click(self.on_group)
+        self.groups, self.msg = W.VBox(), W.HTML()
+        self.widget = W.VBox([W.HBox([self.folder, self.index_button]), self.msg, self.person, self.faces,
+                              self.group_button, self.groups])
+        self.refresh()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+    def refresh(self):
+        "The person list from the gallery."
+        names = [p.name for p in self.recognizer.people()]
+        current = self.person.value
+        self.person.options = names
+        self.person.value = current if current in names else (names[0] if names else None)
+        self.on_person()
+
+    def on_index(self, _=None):
+        "Index the folder (the Index button)."
+        try: report = self._lib['index'](self.recognizer, [self.folder.value.strip()])
+        except (GalleryError, FileNotFoundError, RuntimeError) as e: self.msg.value = _html(str(e), False); return
+        self.msg.value = _html(str(report), True)
+        self.refresh()
+        return report
+
+    def on_person(self, _=None):
+        "Show the faces of the chosen person found in the photos."
+        name, tiles = self.person.value, []
+        for s in (self._lib['find'](self.recognizer.gallery, name)[:24] if name else []):
+            try: crop = Image.fromarray(s.face.crop(load_image(s.path), margin=0.2))
+            except ImageError: continue
+            crop.thumbnail((96, 96))
+            tiles.append(W.VBox([W.Image(value=_png(crop), format='png'), W.HTML(f'<small>{escape(Path(s.path).name)} {s.similarity:.2f}</small>')]))
+        self.faces.children = tiles
+
+    def on_group(self, _=None):
+        "Group the unnamed faces and show each group with a name box (the Group button)."
+        clusters = self._lib['cluster'](self.recognizer.gallery, min_size=self.min_size)
+        rows = []
+        for c in clusters[:20]:
+            name, button = W.Text(placeholder='who is this?'), W.Button(description='Name this group')
+            button.on_click(lambda _, c=c, name=name: self.on_name(c.id, name.value))
+            rows.append(W.VBox([W.HTML(f'<b>Group {c.id}</b>: {c.size} faces in {c.photos} photos'),
+                                W.Image(value=_png(self._lib['sheet'](self.recognizer.gallery, c)), format='png'), W.HBox([name, button])]))
+        self.groups.children = rows or [W.HTML(_html(f'no group of at least {self.min_size} alike unnamed faces'))]
+        return clusters
+
+    def on_name(self, cluster_id: int, name: str):
+        "Enrol group `cluster_id` as `name` (a group's button)."
+        try: n = self._lib['name'](self.recognizer.gallery, cluster_id, name)
+        except GalleryError as e: self.msg.value = _html(str(e), False); return
+        self.msg.value = _html(f'{escape(name)}: {n} face(s) enrolled from group {cluster_id}', True)
+        self.groups.children = [g for g in self.groups.children if not g.children[0].value.startswith(f'<b>Group {cluster_id}</b>')]
+        self.refresh()
+        self.person.value = name.strip()
+        return n

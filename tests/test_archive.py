@@ -1,0 +1,164 @@
+"Photo archives through the command line on CelebA photos: index, resume, find, forget, and a run killed midway."
+import json, os, shutil, signal, sqlite3, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+
+from conftest import facenb
+from facenb.archive import sightings, find
+from facenb.recognize import Recognizer
+from facenb.data import find_celeba
+
+N_PEOPLE = 20
+
+
+@pytest.fixture(scope='session')
+def celeba(data):
+    c = find_celeba(data / 'celeba')
+    by_person = {}
+    for name, who in sorted(c.identities.items()): by_person.setdefault(who, []).append(c.images / name)
+    return by_person
+
+
+@pytest.fixture(scope='session')
+def archive(celeba, tmp_path_factory):
+    "All the photos of 20 CelebA people in one folder, indexed once; (folder, db, people)."
+    people = dict(list(celeba.items())[:N_PEOPLE])
+    root = tmp_path_factory.mktemp('archive')
+    folder, db = root / 'photos', root / 'archive.db'
+    folder.mkdir()
+    for ps in people.values():
+        for p in ps: shutil.copy(p, folder / p.name)
+    r = facenb('index', folder, '--db', db, check=0)
+    assert f'{sum(map(len, people.values()))} analysed' in r.stdout
+    return folder, db, people
+
+
+def test_rerun_does_no_detection_work(archive):
+    folder, db, people = archive
+    out = facenb('index', folder, '--db', db, check=0).stdout
+    n = sum(map(len, people.values()))
+    assert f'{n} photos: 0 analysed' in out and f'{n} unchanged' in out and '0 faces found' in out
+
+
+def _enrol_photo(db, folder, photos):
+    "The photo a user would enrol from: the largest face among the photos where the archive found only one."
+    best = None
+    for p in photos:
+        ss = sightings(db, folder / p.name)
+        if len(ss) == 1 and ss[0].face.size >= 40 and (best is None or ss[0].face.size > best[1]): best = (p.name, ss[0].face.size)
+    return best[0]
+
+
+def test_find_precision_and_recall(archive, tmp_path):
+    """20 people enrolled from one photo each: `find` returns their other photos (CelebA identities are the truth).
+    The library calls the `facenb enroll` and `facenb find` commands make (one process instead of 40 model loads)."""
+    folder, db0, people = archive
+    db = tmp_path / 'enrolled.db'; shutil.copy(db0, db)
+    truth = {p.name: who for who, ps in people.items() for p in ps}
+    rec = Recognizer(db)
+    enrolled = {}
+    for who, ps in people.items():
+        enrolled[who] = _enrol_photo(db, folder, ps)
+        rec.enroll(f'person {who}', [folder / enrolled[who]])
+    hits = returned = relevant = 0
+    for who, ps in people.items():
+        found = [s.to_dict() for s in find(db, f'person {who}')]
+        assert found == sorted(found, key=lambda s: -s['similarity'])
+        photos = {Path(s['photo']).name for s in found} - {enrolled[who]}
+        hits += sum(truth[p] == who for p in photos)
+        returned += len(photos)
+        relevant += len(ps) - 1
+    precision, recall = hits / returned, hits / relevant
+    print(f'find on {N_PEOPLE} CelebA people: precision {precision:.3f} recall {recall:.3f} ({hits}/{returned}, {hits}/{relevant})')
+    assert precision >= 0.95 and recall >= 0.8, (precision, recall)
+
+
+def test_forget_unnames_every_sighting(archive, tmp_path):
+    folder, db0, people = archive
+    db = tmp_path / 'forget.db'; shutil.copy(db0, db)
+    who, ps = next(iter(people.items()))
+    photo = _enrol_photo(db, folder, ps)
+    facenb('enroll', 'someone', folder / photo, '--db', db, check=0)
+    (line,) = [json.loads(l) for l in facenb('sightings', folder / photo, '--db', db, '--json', check=0).stdout.splitlines()]
+    assert [f['name'] for f in line['faces']] == ['someone']
+    assert len(json.loads(facenb('find', 'someone', '--db', db, '--json', check=0).stdout)) >= 1
+    facenb('forget', 'someone', '--db', db, check=0)
+    with sqlite3.connect(db) as con:
+        assert con.execute('SELECT count(*) FROM sightings WHERE person_id IS NOT NULL').fetchone()[0] == 0
+        assert con.execute('SELECT count(*) FROM faces').fetchone()[0] == 0
+    r = facenb('find', 'someone', '--db', db, check=1)
+    assert 'no person named' in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_photos_listed_and_skipped_and_pruned(celeba, tmp_path):
+    folder = tmp_path / 'photos'; folder.mkdir()
+    good = next(iter(celeba.values()))[:2]
+    for p in good: shutil.copy(p, folder / p.name)
+    (folder / 'broken.jpg').write_bytes(good[0].read_bytes()[:400])
+    (folder / 'notes.png').write_text('not a photo')
+    out = facenb('index', folder, '--db', tmp_path / 'a.db', check=0).stdout
+    assert '4 photos: 4 analysed' in out and '2 unreadable' in out
+    assert 'broken.jpg' in out and 'notes.png' in out
+    assert '0 analysed' in facenb('index', folder, '--db', tmp_path / 'a.db', check=0).stdout
+    (folder / good[0].name).unlink()
+    out = facenb('index', folder, '--db', tmp_path / 'a.db', '--prune', check=0).stdout
+    assert '3 photos: 0 analysed' in out and '1 pruned' in out
+    with sqlite3.connect(tmp_path / 'a.db') as con:
+        assert con.execute('SELECT count(*) FROM photos WHERE path LIKE ?', (f'%{good[0].name}',)).fetchone()[0] == 0
+        assert con.execute('SELECT count(*) FROM sightings s LEFT JOIN photos p ON p.id = s.photo_id WHERE p.id IS NULL').fetchone()[0] == 0
+
+
+def test_killed_midway_then_resumed(celeba, tmp_path):
+    "Kill `facenb index` once some batches are committed; the rerun completes with every photo once and no duplicates."
+    folder, db = tmp_path / 'photos', tmp_path / 'k.db'
+    folder.mkdir()
+    photos = [p for ps in list(celeba.values())[30:33] for p in ps][:30]
+    for p in photos: shutil.copy(p, folder / p.name)
+    exe = Path(sys.executable).with_name('facenb')
+    proc = subprocess.Popen([str(exe), 'index', str(folder), '--db', str(db)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    committed, deadline = 0, time.time() + 400
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        try:
+            with sqlite3.connect(db) as con: committed = con.execute('SELECT count(*) FROM photos').fetchone()[0]
+        except sqlite3.Error: committed = 0
+        if committed: break
+    assert proc.poll() is None, 'the run finished before it could be killed'
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    with sqlite3.connect(db) as con: committed = con.execute('SELECT count(*) FROM photos').fetchone()[0]
+    assert 0 < committed < len(photos)
+    out = facenb('index', folder, '--db', db, check=0).stdout
+    assert f'{len(photos)} photos: {len(photos) - committed} analysed' in out and f'{committed} unchanged' in out
+    with sqlite3.connect(db) as con:
+        assert con.execute('SELECT count(*), count(DISTINCT path) FROM photos').fetchone() == (len(photos), len(photos))
+        dup = con.execute('SELECT count(*) FROM (SELECT photo_id, box FROM sightings GROUP BY photo_id, box HAVING count(*) > 1)').fetchone()[0]
+        assert dup == 0
+        n_faces = con.execute('SELECT sum(n_faces) FROM photos').fetchone()[0]
+        assert con.execute('SELECT count(*) FROM sightings').fetchone()[0] == n_faces
+
+
+def test_app_people_in_my_photos(celeba, tmp_path, monkeypatch):
+    "The app's People in my photos tab: index a folder, group the unnamed faces, name a group, see their photos."
+    from streamlit.testing.v1 import AppTest
+    folder, db = tmp_path / 'photos', tmp_path / 'app.db'
+    folder.mkdir()
+    for ps in list(celeba.values())[40:42]:
+        for p in ps: shutil.copy(p, folder / p.name)
+    monkeypatch.setenv('FACENB_DB', str(db))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / 'app.py'), default_timeout=600)
+    at.run()
+    assert not at.exception, at.exception
+    at.text_input(key='archive_folder').input(str(folder)).run()
+    at.button(key='index_btn').click().run()
+    assert any(f'{len(list(folder.iterdir()))} analysed' in s.value for s in at.success), [s.value for s in at.success]
+    at.button(key='cluster_btn').click().run()
+    groups = [m.value for m in at.markdown if m.value.startswith('Group ')]
+    assert groups and groups[0].startswith('Group 1:'), groups
+    at.text_input(key='group_name_1').input('Anna').run()
+    at.button(key='group_btn_1').click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith('Anna:') and 'faces enrolled from the group' in s.value for s in at.success)
+    assert at.selectbox(key='find_person').value == 'Anna'
+    faces = [e for e in at.get('image') if e.proto.imgs and e.proto.imgs[0].caption.endswith(')')]  # 'photo.jpg (0.83)'
+    assert len(faces) >= 3, [e.proto.imgs[0].caption for e in at.get('image') if e.proto.imgs]

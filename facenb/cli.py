@@ -320,7 +320,7 @@ def _sighting_line(s) -> str:
 
 def cmd_index(args) -> int:
     from facenb.archive import index_photos
-    rec = _recognizer(args)
+    rec = _recognizer(args, Gallery(args.db))  # indexing an archive may start a new gallery
     report = index_photos(rec, args.folders, workers=args.workers, engine=args.engine, ray_address=args.ray,
                           prune=args.prune, progress=True)
     print(report)

@@ -168,7 +168,7 @@ def test_enrol_recognise_forget(page, server, library, samples):
     shot(page, 'app_not_recognised', doc=True)
 
     assert library.enroll('biden', sorted((samples / 'people/biden').iterdir())) == 2  # outside the app
-    page.get_by_role('tab', name='People').click()
+    page.get_by_role('tab', name='People', exact=True).click()
     page.get_by_role('button', name='Refresh').click()
     expect(page.get_by_text('biden', exact=True)).to_be_visible()  # the app does not cache the people list
     expect(page.get_by_text('2 face(s), added', exact=False)).to_be_visible()
@@ -237,7 +237,7 @@ def test_people_names_are_plain_text(page, server, library):
     name = 'Eve https://evil.example/x [click](https://evil.example/y) **bold**'
     dim = library.gallery.matrix(library.model)[1].shape[1] or 512  # the embedder's size, once someone is enrolled
     Gallery(server[1]).enroll(name, np.eye(1, dim, dtype=np.float32), library.model, ['url-name'])
-    page.get_by_role('tab', name='People').click()
+    page.get_by_role('tab', name='People', exact=True).click()
     page.get_by_role('button', name='Refresh').click()
     expect(page.get_by_text(name, exact=True)).to_be_visible()
     settle(page)

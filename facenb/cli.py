@@ -268,7 +268,7 @@ def cmd_serve(args) -> int:
 
 def cmd_keys(args) -> int:
     from facenb.keys import add_key, list_keys, remove_key
-    g = Gallery(args.db)
+    g = Gallery(args.db, create=False)
     if args.action == 'add':
         key = add_key(g, args.name, read_only=args.read_only)
         print(f'key {args.name!r} ({"read-only" if args.read_only else "read and write"}) added to {g.path}; '
@@ -329,7 +329,7 @@ def cmd_index(args) -> int:
 
 def cmd_find(args) -> int:
     from facenb.archive import find
-    found = find(args.db or None, args.name)
+    found = find(Gallery(args.db, create=False), args.name)
     if args.json: print(json.dumps([s.to_dict() for s in found]))
     else:
         print(f'{args.name}: {len(found)} sighting{"s" * (len(found) != 1)}')
@@ -338,16 +338,16 @@ def cmd_find(args) -> int:
 
 def cmd_sightings(args) -> int:
     from facenb.archive import sightings
+    g = Gallery(args.db, create=False)
     for photo in args.photos:
-        ss = sightings(args.db or None, photo)
+        ss = sightings(g, photo)
         if args.json: print(json.dumps({'photo': str(photo), 'faces': [s.to_dict() for s in ss]}))
         else: print(f'{photo}: {len(ss)} face{"s" * (len(ss) != 1)}', *map(_sighting_line, ss), sep='\n  ')
     return 0
 
 def cmd_cluster(args) -> int:
     from facenb.cluster import cluster_sightings, contact_sheet
-    from facenb.store import Gallery
-    g = Gallery(args.db)
+    g = Gallery(args.db, create=False)
     clusters = cluster_sightings(g, min_size=args.min_size)
     sheets = Path(args.sheets) if args.sheets else g.path.with_name(g.path.name + '.clusters')
     if clusters: sheets.mkdir(parents=True, exist_ok=True)
@@ -367,7 +367,7 @@ def cmd_cluster(args) -> int:
 
 def cmd_name_cluster(args) -> int:
     from facenb.cluster import name_cluster
-    n = name_cluster(args.db or None, args.id, args.name)
+    n = name_cluster(Gallery(args.db, create=False), args.id, args.name)
     print(f'{args.name}: {n} face{"s" * (n != 1)} enrolled from group {args.id}')
     return 0
 

@@ -198,7 +198,8 @@ def test_non_utf8_name_is_one_line(cmd, tmp_path):
 
 
 # 7. Only `enroll` creates a gallery; a failed command leaves no file.
-@pytest.mark.parametrize('cmd', [('people',), ('forget', 'Ann'), ('rename', 'Ann', 'Anne'), ('purge',), ('recognize', 'PHOTO')])
+@pytest.mark.parametrize('cmd', [('people',), ('forget', 'Ann'), ('rename', 'Ann', 'Anne'), ('purge',), ('recognize', 'PHOTO'),
+                                 ('keys', 'list'), ('find', 'Ann'), ('sightings', 'PHOTO'), ('cluster',), ('name-cluster', '1', 'Ann')])
 def test_missing_gallery_is_refused(cmd, tmp_path):
     typo = tmp_path / 'typo' / 'dir' / 'gallery.db'
     photo = save(skdata.astronaut(), tmp_path / 'p.jpg')

@@ -22,7 +22,7 @@ from facenb.detect import BACKENDS, get_detector
 from facenb import access
 from facenb.store import Gallery, GalleryError, GalleryWarning, UnknownPerson, default_db_path
 from facenb.recognize import DEFAULT_THRESHOLD, EnrollmentError, Match, Recognizer
-from facenb.archive import find, index_photos
+from facenb.archive import find, index_photos, sighting_image
 from facenb.cluster import cluster_sightings, contact_sheet, name_cluster
 
 try: from facenb import video as fvideo
@@ -594,7 +594,7 @@ def render_photos(rec: Recognizer):
         found = find(rec.gallery, name)[:24]
         if not found: st.info(tr('no_sightings', name=name))
         for s in found:
-            try: st.image(Image.fromarray(s.face.crop(load_image(s.path), margin=0.2)), width=96,
+            try: st.image(Image.fromarray(s.face.crop(sighting_image(s.path), margin=0.2)), width=96,
                           caption=tr('sighting', photo=Path(s.path).name, sim=s.similarity))
             except ImageError: st.caption(tr('sighting', photo=s.path, sim=s.similarity))
     if st.button(tr('group_faces'), key='cluster_btn'): st.session_state['clusters'] = cluster_sightings(rec.gallery, min_size=3)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_archive.ipynb #e9b48ad6
 from __future__ import annotations
-import hashlib, json, os, pickle, sqlite3, sys, time
+import hashlib, io, json, os, pickle, sqlite3, sys, time
 from concurrent.futures import ProcessPoolExecutor, FIRST_COMPLETED, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,11 +18,13 @@ from .core import Face, ImageError, load_image
 from .detect import Detector
 from .store import Gallery, GalleryError, UnknownPerson, _connect, _clean_name
 from .recognize import Recognizer
+from .embed import MODELS
 
 # %% auto #0
-__all__ = ['ARCHIVE_SUFFIXES', 'archive_files', 'file_hash', 'FaceReader', 'PhotoResult', 'analyse_photo', 'analyse_batch',
-           'run_batches', 'matcher', 'refresh_names', 'IndexReport', 'index_photos', 'Sighting', 'find', 'sightings',
-           'bad_photos']
+__all__ = ['ARCHIVE_SUFFIXES', 'VIDEO_SUFFIXES', 'ARCHIVE_FPIR', 'archive_files', 'file_hash', 'is_video', 'frame_path',
+           'split_frame', 'FaceReader', 'PhotoResult', 'analyse_photo', 'video_frames', 'analyse_video',
+           'analyse_batch', 'sighting_image', 'run_batches', 'matcher', 'archive_far', 'archive_threshold',
+           'refresh_names', 'IndexReport', 'index_photos', 'Sighting', 'find', 'sightings', 'bad_photos']
 
 # %% ../nbs/13_archive.ipynb #3874e553
 _TABLES = """
@@ -78,12 +80,15 @@ def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec='seconds
 
 # %% ../nbs/13_archive.ipynb #87d4249e
 ARCHIVE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+VIDEO_SUFFIXES = ('.mp4', '.mov', '.m4v', '.avi', '.mkv', '.webm')
 
-def archive_files(roots: list) -> list[Path]:
-    "The photo files under `roots` (folders, searched recursively, or files), absolute and sorted, each once."
-    out = []
+def archive_files(roots: list,  # folders (searched recursively) and files
+                  videos: bool = False,  # list video files too
+                 ) -> list[Path]:
+    "The photo (and video) files under `roots`, absolute and sorted, each once."
+    out, suffixes = [], ARCHIVE_SUFFIXES + (VIDEO_SUFFIXES if videos else ())
     for r in map(lambda r: Path(r).expanduser().resolve(), roots):
-        if r.is_dir(): out += (p for p in r.rglob('*') if p.suffix.lower() in ARCHIVE_SUFFIXES and p.is_file())
+        if r.is_dir(): out += (p for p in r.rglob('*') if p.suffix.lower() in suffixes and p.is_file())
         elif r.is_file(): out.append(r)
         else: raise FileNotFoundError(f'{r}: no such file or folder')
     return sorted(set(out))
@@ -92,21 +97,36 @@ def file_hash(data: bytes) -> str:
     "SHA-256 of a file's bytes."
     return hashlib.sha256(data).hexdigest()
 
+def is_video(path) -> bool: return Path(str(path)).suffix.lower() in VIDEO_SUFFIXES
+
+def frame_path(video: str, seconds: float) -> str:
+    "The name a video's frame is indexed under."
+    return f'{video}#t={seconds:.2f}'
+
+def split_frame(path: str) -> tuple[str, float | None]:
+    "(file, seconds) of an indexed frame's name; (path, None) for a photo."
+    file, sep, t = str(path).rpartition('#t=')
+    if sep and is_video(file):
+        try: return file, float(t)
+        except ValueError: pass
+    return str(path), None
+
 # %% ../nbs/13_archive.ipynb #6711e6c4
 @dataclass
 class FaceReader:
     "The detector and embedder a worker uses: sent to each worker once."
     detector: Detector
     embedder: object  # a facenb.embed.Embedder (anything with `embed(image, faces)` and `model_name`)
+    video_every: float = 2.0  # seconds between the frames sampled from a video
 
     @classmethod
-    def of(cls, rec: Recognizer): return cls(rec.detector, rec.embedder)
+    def of(cls, rec: Recognizer, video_every: float = 2.0): return cls(rec.detector, rec.embedder, video_every)
 
     def __getstate__(self):  # models that hold a runtime handle (a TFLite interpreter) travel as the recipe that rebuilds them
-        return {k: _portable(k, getattr(self, k)) for k in ('detector', 'embedder')}
+        return {**{k: _portable(k, getattr(self, k)) for k in ('detector', 'embedder')}, 'video_every': self.video_every}
 
     def __setstate__(self, state):
-        for k, v in state.items(): setattr(self, k, _rebuild(v))
+        for k, v in state.items(): setattr(self, k, v if k == 'video_every' else _rebuild(v))
 
 def _portable(kind: str, obj):
     "`obj` itself when it pickles, else how to build it again in a worker."
@@ -144,11 +164,13 @@ class PhotoResult:
     embeddings: np.ndarray | None = None  # (faces, d) float32
     error: str | None = None
 
-def analyse_photo(reader: FaceReader, path: str, data: bytes, size: int, mtime_ns: int) -> PhotoResult:
+def analyse_photo(reader: FaceReader, path: str, data: bytes, size: int, mtime_ns: int,
+                  image: np.ndarray | None = None,  # the decoded photo when the caller has it (a video's frame)
+                  hash: str | None = None) -> PhotoResult:
     "Detect and embed every face in one photo, given as its bytes."
-    r = PhotoResult(path, file_hash(data), size, mtime_ns)
+    r = PhotoResult(path, hash or file_hash(data), size, mtime_ns)
     try:
-        image = load_image(data)
+        if image is None: image = load_image(data)
         r.faces = reader.detector.detect(image)
         r.embeddings = reader.embedder.embed(image, r.faces) if r.faces else None
     except ImageError as e:  # its message names the bytes ("400 bytes: ..."); name the file instead
@@ -157,9 +179,54 @@ def analyse_photo(reader: FaceReader, path: str, data: bytes, size: int, mtime_n
     except (ValueError, RuntimeError, OSError) as e: r.error = f'{path}: {type(e).__name__}: {e}'
     return r
 
+# %% ../nbs/13_archive.ipynb #de7a1b36
+def _seconds(frame, stream) -> float: return float((frame.pts - (stream.start_time or 0)) * stream.time_base)
+
+def video_frames(data: bytes,  # a video file's bytes
+                 every: float,  # seconds between sampled frames
+                ):
+    "(seconds, RGB frame) of the first frame at or after 0, every, 2 x every... seconds from the video's start."
+    import av
+    with av.open(io.BytesIO(data)) as c:
+        stream, due = c.streams.video[0], 0.0
+        for frame in c.decode(stream):
+            t = _seconds(frame, stream) if frame.pts is not None else due
+            if t + 1e-3 < due: continue
+            yield round(t, 2), frame.to_ndarray(format='rgb24')
+            while due <= t + 1e-3: due += every
+
+def analyse_video(reader: FaceReader, path: str, data: bytes, size: int, mtime_ns: int) -> list[PhotoResult]:
+    "The video's own row, then one `PhotoResult` per sampled frame (named by `frame_path`)."
+    h = file_hash(data)
+    head = PhotoResult(path, h, size, mtime_ns)
+    out = [head]
+    try:
+        for t, image in video_frames(data, reader.video_every):
+            name = frame_path(path, t)
+            out.append(analyse_photo(reader, name, b'', size, mtime_ns, image=image, hash=f'{h}#t={t:.2f}'))
+    except Exception as e:  # PyAV raises its own error types for bytes that are not a video
+        head.error = f'{path}: not a readable video ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
+        return [head]
+    if len(out) == 1: head.error = f'{path}: a video without frames'
+    return out
+
 def analyse_batch(reader: FaceReader, batch: list[tuple]) -> list[PhotoResult]:
-    "`analyse_photo` over a batch of (path, bytes, size, mtime_ns)."
-    return [analyse_photo(reader, *item) for item in batch]
+    "`analyse_photo` (or `analyse_video`) over a batch of (path, bytes, size, mtime_ns)."
+    out = []
+    for item in batch: out += analyse_video(reader, *item) if is_video(item[0]) else [analyse_photo(reader, *item)]
+    return out
+
+def sighting_image(path: str) -> np.ndarray:
+    "The photo (or the video frame) a sighting was found in, as RGB."
+    file, t = split_frame(path)
+    if t is None: return load_image(file)
+    import av
+    with av.open(file) as c:
+        stream = c.streams.video[0]
+        c.seek(max(0, (stream.start_time or 0) + int(t / stream.time_base) - 1), stream=stream, backward=True)
+        for frame in c.decode(stream):
+            if frame.pts is not None and _seconds(frame, stream) >= t - 1e-2: return frame.to_ndarray(format='rgb24')
+    raise ImageError(f'{path}: no frame at {t} s')
 
 # %% ../nbs/13_archive.ipynb #e3a9eb45
 _READER: FaceReader | None = None
@@ -228,14 +295,20 @@ def _ray_batches(reader, batches, workers, ray_address, threads):
         if started: ray.shutdown()
 
 # %% ../nbs/13_archive.ipynb #adafa6a7
+def _model_spec(model: str | None):
+    "The `EmbeddingModel` behind a model name or a stored model id (`mobilefacenet/similarity#...`), else None."
+    return None if model is None else MODELS.get(model) or MODELS.get(model.split('/')[0])
+
 class _NoDetector(Detector):
     "Stands in for a detector where only matching is needed."
     name = 'none'
     def detect(self, image): raise RuntimeError('this recognizer only matches embeddings')
 
 class _ModelOnly:
-    "Stands in for an embedder where only its model name is needed."
-    def __init__(self, model_name): self.model_name = model_name
+    "Stands in for an embedder where only its model name (and so its threshold) is needed."
+    def __init__(self, model_name):
+        self.model_name, spec = model_name, _model_spec(model_name)
+        if spec is not None: self.threshold = spec.threshold
 
 def matcher(db: str | Path | Gallery, model: str, threshold: float | None = None) -> Recognizer:
     "A `Recognizer` for matching stored embeddings of `model` (no detector or network loaded)."
@@ -258,16 +331,40 @@ def _match(rec: Recognizer, embeddings: np.ndarray, ids: dict) -> list[tuple]:
         out += [(ids.get(n) if n is not None else None, round(float(s), 4)) for n, s, _ in rec.identify(embeddings[i:i + 1024])]
     return out
 
+# %% ../nbs/13_archive.ipynb #5a66980b
+ARCHIVE_FPIR = 5e-3  # the share of a stranger's faces an archive may name wrongly, however many people are enrolled
+
+def archive_far(people: int,  # people enrolled
+                fpir: float = ARCHIVE_FPIR,  # allowed share of strangers' faces named wrongly
+               ) -> float:
+    "The false-accept rate per pair of faces that keeps a stranger's chance of a wrong name at most `fpir`."
+    return min(1e-3, fpir / max(people, 1))
+
+def archive_threshold(db: str | Path | Gallery,  # the gallery (and archive)
+                      model: str | None = None,  # the model id of the sightings (default: the gallery's)
+                      fpir: float = ARCHIVE_FPIR,  # allowed share of strangers' faces named wrongly
+                     ) -> float:
+    "The similarity a sighting needs to be named: recognition's threshold, made stricter as more people are enrolled."
+    g = db if isinstance(db, Gallery) else Gallery(db)
+    model = model or g.model
+    spec = _model_spec(model)
+    if spec is None: return matcher(g, model or 'none').threshold
+    far = archive_far(len(g), fpir)
+    calibrated = g.threshold(model)
+    return round((spec.threshold if calibrated is None else calibrated) + spec.threshold_at(far) - spec.threshold, 4)
+
 # %% ../nbs/13_archive.ipynb #b815124e
-def refresh_names(db: str | Path | Gallery, threshold: float | None = None, force: bool = False) -> int:
-    "Name every sighting again if the gallery changed since the last naming (or `force`); returns how many changed."
+def refresh_names(db: str | Path | Gallery,  # the gallery (and archive)
+                  threshold: float | None = None,  # similarity a sighting needs to be named (default: `archive_threshold`)
+                  force: bool = False) -> int:
+    "Name every sighting again if the gallery or the threshold changed since the last naming (or `force`); returns how many changed."
     g = db if isinstance(db, Gallery) else Gallery(db)
     with _connect(g.path) as con:
         if not _has_archive(con): return 0
         gen, done = _generation(con), json.loads(_state(con, 'named', '{}'))
         models = [r[0] for r in con.execute('SELECT DISTINCT model FROM sightings')]
-    if threshold is None: threshold = done.get('threshold') or matcher(g, 'any').threshold  # the last naming's (set by `index_photos` from its recognizer), else the default
-    want = {'generation': gen, 'threshold': threshold}
+    thresholds = {m: archive_threshold(g, m) if threshold is None else threshold for m in models}
+    want = {'generation': gen, 'thresholds': thresholds}
     if done == want and not force: return 0
     changed = 0
     for model in models:
@@ -277,7 +374,7 @@ def refresh_names(db: str | Path | Gallery, threshold: float | None = None, forc
         emb = np.frombuffer(b''.join(r[1] for r in rows), '<f4').reshape(len(rows), -1)
         if g.model not in (None, model): new = [(None, None)] * len(rows)  # the gallery holds another model's faces
         else:
-            rec = matcher(g, model, threshold)
+            rec = matcher(g, model, thresholds[model])
             with _connect(g.path) as con: ids = _person_ids(con)
             new = _match(rec, emb, ids)
         updates = [(p, s, r[0]) for r, (p, s) in zip(rows, new) if (r[2], r[3]) != (p, s)]
@@ -328,6 +425,8 @@ def _write_results(con, results: list[PhotoResult], model: str, rec: Recognizer,
     now = _now()
     for r in results:
         con.execute('DELETE FROM photos WHERE path = ?', (r.path,))
+        if is_video(r.path):  # a video indexed again: its old frames go with it
+            con.execute('DELETE FROM photos WHERE substr(path, 1, ?) = ?', (len(r.path) + 3, r.path + '#t='))
         cur = con.execute('INSERT INTO photos (path, hash, size, mtime_ns, model, n_faces, error, indexed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
                           (r.path, r.hash, r.size, r.mtime_ns, model, len(r.faces), r.error, now))
         for f, e in zip(r.faces, r.embeddings if r.embeddings is not None else []):
@@ -365,13 +464,16 @@ def index_photos(rec: Recognizer,  # its gallery receives the sightings; its det
                  batch_size: int = 8,  # photos per task; also photos per committed transaction
                  prune: bool = False,  # remove photos under `roots` whose file is gone
                  progress: bool = False,  # draw a progress line with photos/s on stderr
+                 threshold: float | None = None,  # similarity a sighting needs to be named (default: `archive_threshold`)
+                 videos: float | None = None,  # index videos too, a frame every this many seconds (None: photos only)
                 ) -> IndexReport:
     "Detect, embed and store every face in the photos under `roots`, skipping the photos already indexed."
     t0, report = time.perf_counter(), IndexReport()
     path, model = rec.gallery.path, rec.model
-    files = archive_files(roots)
+    files = archive_files(roots, videos=videos is not None)
     report.photos = len(files)
-    refresh_names(rec.gallery, rec.threshold)  # stored names in step with the gallery before new ones are added
+    refresh_names(rec.gallery, threshold)  # stored names in step with the gallery before new ones are added
+    namer = matcher(rec.gallery, model, archive_threshold(rec.gallery, model) if threshold is None else threshold)
     with _connect(path) as con: by_path, by_hash = _known(con)
     todo, copies = [], []
     for f in files:
@@ -381,9 +483,9 @@ def index_photos(rec: Recognizer,  # its gallery receives the sightings; its det
         todo.append((key, st.st_size, st.st_mtime_ns))
     if prune:
         under = [str(Path(r).expanduser().resolve()) for r in roots]
-        gone = [p for p in by_path if any(p == u or p.startswith(u.rstrip(os.sep) + os.sep) for u in under) and not os.path.exists(p)]
+        gone = [p for p in by_path if any(p == u or p.startswith(u.rstrip(os.sep) + os.sep) for u in under) and not os.path.exists(split_frame(p)[0])]
         with _write(path) as con: con.executemany('DELETE FROM photos WHERE path = ?', [(p,) for p in gone])
-        report.pruned = len(gone)
+        report.pruned = len({split_frame(p)[0] for p in gone})  # files (a video's frames go with it)
 
     def copy(key, h, size, mtime):
         with _write(path) as con:
@@ -405,7 +507,7 @@ def index_photos(rec: Recognizer,  # its gallery receives the sightings; its det
             if old and old[1] == h and old[4] == model:  # touched, not changed: note the new size and time
                 with _write(path) as con: con.execute('UPDATE photos SET size = ?, mtime_ns = ? WHERE id = ?', (size, mtime, old[0]))
                 report.skipped += 1; continue
-            if (h, model) in by_hash: copy(key, h, size, mtime); continue
+            if (h, model) in by_hash and not is_video(key): copy(key, h, size, mtime); continue
             if h in sent: later.append((key, h, size, mtime)); continue  # a copy of a photo in flight: copied at the end
             sent.add(h)
             batch.append((key, data, size, mtime))
@@ -414,9 +516,9 @@ def index_photos(rec: Recognizer,  # its gallery receives the sightings; its det
 
     with _connect(path) as con: ids = _person_ids(con)
     done = report.skipped
-    for results in run_batches(FaceReader.of(rec), batches(), workers, engine, ray_address):
-        with _write(path) as con: faces, named = _write_results(con, results, model, rec, ids)
-        report.analysed += len(results); report.faces += faces; report.named += named
+    for results in run_batches(FaceReader.of(rec, videos or 2.0), batches(), workers, engine, ray_address):
+        with _write(path) as con: faces, named = _write_results(con, results, model, namer, ids)
+        report.analysed += sum(split_frame(r.path)[1] is None for r in results); report.faces += faces; report.named += named
         report.bad += [(r.path, r.error) for r in results if r.error]
         done = report.skipped + report.copied + report.analysed
         if progress: _progress_line(done, len(files), report, t0)
@@ -462,7 +564,7 @@ def _refresh(g: Gallery, threshold):
     except GalleryError: pass  # a read-only gallery: the names stored at the last naming are shown
 
 def find(db: str | Path | Gallery, name: str,  # the gallery (and archive) file, and an enrolled person
-         threshold: float | None = None,  # similarity a sighting needs to be named (default: the recognizer's)
+         threshold: float | None = None,  # similarity a sighting needs to be named (default: `archive_threshold`)
         ) -> list[Sighting]:
     "Every sighting of `name` in the indexed photos, most similar first."
     g = _gallery(db)

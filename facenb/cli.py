@@ -321,18 +321,22 @@ def _sighting_line(s) -> str:
 def cmd_index(args) -> int:
     from facenb.archive import index_photos
     rec = _recognizer(args, Gallery(args.db))  # indexing an archive may start a new gallery
+    if args.videos is not None and not args.videos > 0: raise GalleryError(f'--videos takes seconds between frames (above 0), not {args.videos:g}')
     report = index_photos(rec, args.folders, workers=args.workers, engine=args.engine, ray_address=args.ray,
-                          prune=args.prune, progress=True)
+                          prune=args.prune, progress=True, videos=args.videos)
     print(report)
     for path, err in report.bad: print(f'  unreadable: {err}')
     return 0
 
 def cmd_find(args) -> int:
-    from facenb.archive import find
-    found = find(Gallery(args.db, create=False), args.name)
+    from facenb.archive import archive_threshold, find
+    g = Gallery(args.db, create=False)
+    found = find(g, args.name, threshold=args.threshold)
     if args.json: print(json.dumps([s.to_dict() for s in found]))
     else:
-        print(f'{args.name}: {len(found)} sighting{"s" * (len(found) != 1)}')
+        t = args.threshold if args.threshold is not None else archive_threshold(g)
+        print(f'{args.name}: {len(found)} sighting{"s" * (len(found) != 1)} (similarity >= {t:.3f}'
+              + (f', the default for {len(g)} people enrolled)' if args.threshold is None else ')'))
         for s in found: print(f'  {s.path}  {s.similarity:.2f}  box {[round(v) for v in s.face.box]}')
     return 0
 
@@ -413,10 +417,15 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s.add_argument('--workers', type=int, default=1, help='worker processes (Ray tasks when Ray is installed; default 1: this process)')
     s.add_argument('--ray', default=None, metavar='ADDRESS', help="an existing Ray cluster ('auto' on its head node); needs facenb[ray]")
     s.add_argument('--engine', default='auto', choices=['auto', 'local', 'pool', 'ray'], help='where the work runs (default: auto)')
+    s.add_argument('--videos', type=float, default=None, metavar='SECONDS',
+                   help='index video files too, one frame every SECONDS (default: photos only)')
     s.add_argument('--prune', action='store_true', help='forget the photos under FOLDER whose file is gone')
     s.set_defaults(fn=cmd_index)
     s = sub.add_parser('find', help='the indexed photos a person appears in, best first'); s.add_argument('name')
-    s.add_argument('--db', **db); s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_find)
+    s.add_argument('--db', **db); s.add_argument('--json', action='store_true')
+    s.add_argument('--threshold', type=float, default=None,
+                   help='cosine similarity to name a face (default: stricter than recognition\'s as more people are enrolled)')
+    s.set_defaults(fn=cmd_find)
     s = sub.add_parser('sightings', help='the faces of indexed photos and who they are')
     s.add_argument('photos', nargs='+', metavar='PHOTO'); s.add_argument('--db', **db)
     s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_sightings)

@@ -4,17 +4,16 @@
 
 # %% ../nbs/14_cluster.ipynb #74f30275
 from __future__ import annotations
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .core import ImageError, load_image
+from .core import ImageError
 from .store import Gallery, GalleryError, _connect
 from .recognize import Recognizer
-from .archive import _has_archive, _state, _write, _gallery, _read, matcher, refresh_names, Sighting
+from .archive import _has_archive, _write, _gallery, _read, matcher, refresh_names, sighting_image, Sighting
 
 # %% auto #0
 __all__ = ['MAX_CLUSTER_FACES', 'Cluster', 'cluster_sightings', 'cluster_quality', 'contact_sheet', 'name_cluster']
@@ -33,10 +32,8 @@ class Cluster:
     def size(self) -> int: return len(self.sightings)
 
 def _threshold(g: Gallery, threshold) -> float:
-    "`threshold`, else the one the sightings were last named with (the indexing recognizer's), else the default."
-    if threshold is not None: return threshold
-    with _connect(g.path) as con: named = json.loads(_state(con, 'named', '{}'))
-    return named.get('threshold') or matcher(g, g.model or 'none').threshold
+    "`threshold`, else recognition's for the gallery's model (calibrated on the gallery, else the model's own)."
+    return threshold if threshold is not None else matcher(g, g.model or 'none').threshold
 
 # %% ../nbs/14_cluster.ipynb #29bb4ea9
 def cluster_sightings(db: str | Path | Gallery,  # the gallery and archive file
@@ -101,7 +98,7 @@ def contact_sheet(db: str | Path | Gallery, cluster: Cluster | int,  # the archi
     cols = min(columns, len(ss))
     sheet = Image.new('RGB', (cols * size, -(-len(ss) // cols) * size), (40, 40, 40))
     for i, s in enumerate(ss):
-        try: tile = Image.fromarray(s.face.crop(load_image(s.path), margin=0.2))
+        try: tile = Image.fromarray(s.face.crop(sighting_image(s.path), margin=0.2))
         except (ImageError, OSError): tile = Image.new('RGB', (size, size), (128, 128, 128))
         tile.thumbnail((size, size))
         sheet.paste(tile, ((i % cols) * size + (size - tile.width) // 2, (i // cols) * size + (size - tile.height) // 2))

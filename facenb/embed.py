@@ -20,10 +20,10 @@ from .models.mobilefacenet import ARCFACE_TEMPLATE, mobilefacenet_runtime, shipp
 
 # %% auto #0
 __all__ = ['VGGFACE2_FILE', 'WEIGHTS_PACKAGE', 'KNOWN_WEIGHTS', 'BN_EPS', 'ALIGN_SIZE', 'MARGIN', 'TEMPLATE', 'ALIGN_MODES',
-           'MODELS', 'DEFAULT_MODEL', 'EMBEDDING_DIM', 'CASIA_GRAPH_SHA256', 'WeightsNotFound', 'checkpoints_dir',
-           'packaged_graph', 'weights_name', 'find_weights', 'torch_modules', 'casia_state_dict', 'converted_weights',
-           'load_facenet', 'standardize', 'margin_transform', 'similarity_transform', 'uses_landmarks', 'align_face',
-           'EmbeddingModel', 'weights_sha256', 'Embedder']
+           'MOBILEFACENET_STRICTER', 'FACENET_STRICTER', 'MODELS', 'DEFAULT_MODEL', 'EMBEDDING_DIM',
+           'CASIA_GRAPH_SHA256', 'WeightsNotFound', 'checkpoints_dir', 'packaged_graph', 'weights_name', 'find_weights',
+           'torch_modules', 'casia_state_dict', 'converted_weights', 'load_facenet', 'standardize', 'margin_transform',
+           'similarity_transform', 'uses_landmarks', 'align_face', 'EmbeddingModel', 'weights_sha256', 'Embedder']
 
 # %% ../nbs/05_embed.ipynb #9b3ae11f
 VGGFACE2_FILE = '20180402-114759-vggface2.pt'  # the name facenet-pytorch saves the VGGFace2 weights under
@@ -252,10 +252,22 @@ class EmbeddingModel:
     align: str  # default alignment, see `align_face`
     flip: bool  # default for flip test-time augmentation
     threshold: float  # cosine similarity at FAR 1e-3 on identity-disjoint CelebA pairs (nbs/10_eval.ipynb)
+    stricter: tuple = ()  # (FAR, threshold) at lower false-accept rates on the same pairs, for searches of many faces
+
+    def threshold_at(self, far: float  # the false-accept rate per pair of faces
+                    ) -> float:
+        "The threshold accepting `far` of impostor pairs: interpolated on a log scale, clamped to the measured range."
+        pts = sorted([(1e-3, self.threshold), *self.stricter])
+        fars, ts = np.log10([f for f, _ in pts]), [t for _, t in pts]
+        return float(np.interp(np.log10(min(max(far, pts[0][0]), pts[-1][0])), fars, ts))
+
+# 1,531,772 impostor pairs of 139 CelebA identities (`python scripts/celeba_verification.py --calibrate`, "far curve")
+MOBILEFACENET_STRICTER = ((5e-4, 0.4969), (2e-4, 0.533), (1e-4, 0.5572), (5e-5, 0.5869), (2e-5, 0.6697), (1e-5, 0.7094))
+FACENET_STRICTER = ()
 
 MODELS = {
-    'mobilefacenet': EmbeddingModel('mobilefacenet', 112, 192, ARCFACE_TEMPLATE, 'similarity', False, 0.471),
-    'facenet': EmbeddingModel('facenet', ALIGN_SIZE, 512, TEMPLATE, 'margin', False, 0.48),
+    'mobilefacenet': EmbeddingModel('mobilefacenet', 112, 192, ARCFACE_TEMPLATE, 'similarity', False, 0.471, MOBILEFACENET_STRICTER),
+    'facenet': EmbeddingModel('facenet', ALIGN_SIZE, 512, TEMPLATE, 'margin', False, 0.48, FACENET_STRICTER),
 }
 DEFAULT_MODEL = 'mobilefacenet'  # measured better than FaceNet on the CelebA verification set (table above, BENCHMARKS.md)
 

@@ -319,9 +319,9 @@ class PhotosView:
     def __init__(self, recognizer: Recognizer | None = None,  # default: a Recognizer on the default gallery
                  min_size: int = 3,  # smallest group of unnamed faces shown
                 ):
-        from facenb.archive import index_photos, find
+        from facenb.archive import index_photos, find, sighting_image
         from facenb.cluster import cluster_sightings, contact_sheet, name_cluster
-        self._lib = dict(index=index_photos, find=find, cluster=cluster_sightings, sheet=contact_sheet, name=name_cluster)
+        self._lib = dict(index=index_photos, find=find, image=sighting_image, cluster=cluster_sightings, sheet=contact_sheet, name=name_cluster)
         self.recognizer, self.min_size = recognizer or Recognizer(), min_size
         self.folder = W.Text(placeholder='a folder of photos', description='Folder')
         self.index_button = W.Button(description='Index', icon='search'); self.index_button.on_click(self.on_index)
@@ -357,7 +357,7 @@ class PhotosView:
         "Show the faces of the chosen person found in the photos."
         name, tiles = self.person.value, []
         for s in (self._lib['find'](self.recognizer.gallery, name)[:24] if name else []):
-            try: crop = Image.fromarray(s.face.crop(load_image(s.path), margin=0.2))
+            try: crop = Image.fromarray(s.face.crop(self._lib['image'](s.path), margin=0.2))
             except ImageError: continue
             crop.thumbnail((96, 96))
             tiles.append(W.VBox([W.Image(value=_png(crop), format='png'), W.HTML(f'<small>{escape(Path(s.path).name)} {s.similarity:.2f}</small>')]))

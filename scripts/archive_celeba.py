@@ -18,7 +18,7 @@ import numpy as np
 
 from facenb.core import data_dir
 from facenb.data import find_celeba
-from facenb.archive import index_photos, find, sightings, refresh_names, _read
+from facenb.archive import archive_threshold, index_photos, find, sightings, refresh_names, _read
 from facenb.cluster import cluster_sightings, cluster_quality
 from facenb.recognize import Recognizer
 
@@ -67,15 +67,15 @@ def find_quality(db: Path, celeba, n_people: int, thresholds) -> dict:
         enrolled[who] = best[0]
         rec.enroll(f'person {who}', [folder / best[0]])
     out = {}
-    for t in thresholds:
-        t = rec.threshold if t is None else t
+    for t in thresholds:  # None: find's default, `archive_threshold`
         hits = returned = relevant = 0
         for who, names in by_person.items():
             got = {Path(s.path).name for s in find(rec.gallery, f'person {who}', threshold=t)} - {enrolled[who]}
             hits += sum(celeba.identities[g] == who for g in got); returned += len(got); relevant += len(names) - 1
-        out[f'threshold {t}'] = {'precision': round(hits / max(returned, 1), 4), 'recall': round(hits / relevant, 4),
+        key = f'threshold {t}' if t is not None else f'default threshold ({archive_threshold(rec.gallery)} for {len(rec.gallery)} people)'
+        out[key] = {'precision': round(hits / max(returned, 1), 4), 'recall': round(hits / relevant, 4),
                                  'true': hits, 'returned': returned, 'relevant': relevant}
-        print(json.dumps(out[f'threshold {t}']), flush=True)
+        print(key, json.dumps(out[key]), flush=True)
     return out, base
 
 
@@ -118,7 +118,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--db', default=None, help='an archive of the CelebA photos made by `facenb index`')
     ap.add_argument('--people', type=int, default=20)
-    ap.add_argument('--thresholds', type=float, nargs='+', default=[None, 0.55, 0.6], help='for find; the default: the model\'s')
+    ap.add_argument('--thresholds', type=lambda v: None if v == 'default' else float(v), nargs='+', default=[None, 0.471, 0.55, 0.6], help="for find; 'default': find's own (archive_threshold)")
     ap.add_argument('--min-sizes', type=int, nargs='+', default=[2, 3, 5])
     ap.add_argument('--speed', type=int, default=0, help='time indexing the first N photos (0: skip)')
     ap.add_argument('--workers', type=int, nargs='+', default=[1, 2])

@@ -22,7 +22,7 @@ import argparse, json, zlib
 import numpy as np
 from facenb.core import data_dir
 from facenb.data import find_celeba
-from facenb.eval import (calibrate, central_faces, evaluate_lfw, face_embeddings, facenb_embed_fn,
+from facenb.eval import (calibrate, threshold_at_far, central_faces, evaluate_lfw, face_embeddings, facenb_embed_fn,
                          facenet_pytorch_embed_fn, identity_pairs, kfold_accuracy, permissive_detector, rates, roc_auc,
                          tar_at_far)
 
@@ -39,6 +39,12 @@ labels = np.array([celeba.identities[p.name] for p in photos])
 lfw_root = data_dir() / 'lfw_format_sample'
 rng = np.random.default_rng(0)
 fold_of = np.array([zlib.crc32(str(l).encode()) % 10 for l in labels])  # folds by identity: no person in two folds
+
+def far_curve(pairs, fars=(1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 2e-5, 1e-5)):
+    "The lowest threshold accepting at most each false-accept rate of the impostor pairs."
+    sims, same = pairs
+    return [(far, round(float(threshold_at_far(np.asarray(sims)[~np.asarray(same, bool)], far)), 4)) for far in fars]
+
 
 def balanced_pairs(labels, folds):
     "Per fold: every genuine pair of its people, and as many impostor pairs drawn at random inside the fold."
@@ -88,7 +94,9 @@ for name, emb in pipelines:
         r['calibration'] = {'no face found': len(photos) - len(ok), 'calibration (exact)': cal,
                             'calibration (rounded)': {'threshold': t, **rates(*identity_pairs(cl[~held_out], ce[~held_out]), t)},
                             'held-out CelebA': {'threshold': t, **rates(*identity_pairs(cl[held_out], ce[held_out]), t)},
-                            'LFW-format sample': {'threshold': t, **rates(lfw.sims, lfw.same, t)}}
+                            'LFW-format sample': {'threshold': t, **rates(lfw.sims, lfw.same, t)},
+                            # stricter operating points (archives: facenb.archive.archive_threshold), on the calibration pairs
+                            'far curve': far_curve(identity_pairs(cl[~held_out], ce[~held_out]))}
     out[name] = r
     print(name, json.dumps(r, default=float), flush=True)
 print(json.dumps(out, default=float))

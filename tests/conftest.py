@@ -19,11 +19,11 @@ def data() -> Path:
 def samples(data) -> Path: return data / 'samples'
 
 
-def facenb(*args, check=None, env=None):
+def facenb(*args, check=None, env=None, timeout=600):
     "Run the installed `facenb` command; returns the CompletedProcess."
     exe = Path(sys.executable).with_name('facenb')
     r = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
-                       env={**os.environ, **(env or {})}, timeout=600)
+                       env={**os.environ, **(env or {})}, timeout=timeout)
     if check is not None: assert r.returncode == check, (r.returncode, r.stdout, r.stderr)
     return r
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import facenb
-from facenb.archive import sightings, find
+from conftest import facenb, json_lines
+from facenb.archive import archive_threshold, sightings, find
 from facenb.recognize import Recognizer
 from facenb.data import find_celeba
 
@@ -22,22 +22,26 @@ def celeba(data):
 
 @pytest.fixture(scope='session')
 def archive(celeba, tmp_path_factory):
-    "All the photos of 20 CelebA people in one folder, indexed once; (folder, db, people)."
+    """Every CelebA photo (3,707 of 299 people) in one folder, indexed once with 2 workers; (folder, db, people):
+    `people` are the first 20, whose photos are copies, the others' are links (an archive is mostly strangers)."""
     people = dict(list(celeba.items())[:N_PEOPLE])
     root = tmp_path_factory.mktemp('archive')
     folder, db = root / 'photos', root / 'archive.db'
     folder.mkdir()
-    for ps in people.values():
-        for p in ps: shutil.copy(p, folder / p.name)
-    r = facenb('index', folder, '--db', db, check=0)
-    assert f'{sum(map(len, people.values()))} analysed' in r.stdout
+    for who, ps in celeba.items():
+        for p in ps:
+            if who in people: shutil.copy(p, folder / p.name)
+            else: os.symlink(p, folder / p.name)
+    n = sum(map(len, celeba.values()))
+    r = facenb('index', folder, '--db', db, '--workers', '2', '--engine', 'pool', check=0, timeout=1800)  # about 4 min on 2 free cores
+    assert f'{n} photos: ' in r.stdout and '0 unreadable' in r.stdout, r.stdout
     return folder, db, people
 
 
-def test_rerun_does_no_detection_work(archive):
+def test_rerun_does_no_detection_work(archive, celeba):
     folder, db, people = archive
     out = facenb('index', folder, '--db', db, check=0).stdout
-    n = sum(map(len, people.values()))
+    n = sum(map(len, celeba.values()))
     assert f'{n} photos: 0 analysed' in out and f'{n} unchanged' in out and '0 faces found' in out
 
 
@@ -51,8 +55,10 @@ def _enrol_photo(db, folder, photos):
 
 
 def test_find_precision_and_recall(archive, tmp_path):
-    """20 people enrolled from one photo each: `find` returns their other photos (CelebA identities are the truth).
-    The library calls the `facenb enroll` and `facenb find` commands make (one process instead of 40 model loads)."""
+    """20 people enrolled from one photo each: `find` returns their other photos among all 3,707 (CelebA identities
+    are the truth: a photo's identity is its largest face's person, so a right face in the background of someone else's
+    photo counts as wrong). The library calls the `facenb enroll` and `facenb find` commands make (one process instead
+    of 40 model loads)."""
     folder, db0, people = archive
     db = tmp_path / 'enrolled.db'; shutil.copy(db0, db)
     truth = {p.name: who for who, ps in people.items() for p in ps}
@@ -70,8 +76,28 @@ def test_find_precision_and_recall(archive, tmp_path):
         returned += len(photos)
         relevant += len(ps) - 1
     precision, recall = hits / returned, hits / relevant
-    print(f'find on {N_PEOPLE} CelebA people: precision {precision:.3f} recall {recall:.3f} ({hits}/{returned}, {hits}/{relevant})')
+    print(f'find on {N_PEOPLE} CelebA people among all photos: precision {precision:.3f} recall {recall:.3f} '
+          f'({hits}/{returned}, {hits}/{relevant}) at {archive_threshold(db)}')
     assert precision >= 0.95 and recall >= 0.8, (precision, recall)
+
+
+def test_archive_threshold_grows_with_the_gallery(archive, tmp_path):
+    """One person enrolled: recognition's own threshold; 20: stricter (a stranger's face meets every one of them);
+    `find --threshold` names at the threshold given, and the next plain `find` at the default again."""
+    folder, db0, people = archive
+    db = tmp_path / 'grow.db'; shutil.copy(db0, db)
+    rec = Recognizer(db)
+    seen = []
+    for who, ps in people.items():
+        rec.enroll(f'person {who}', [folder / _enrol_photo(db, folder, ps)])
+        seen.append(archive_threshold(db))
+    assert seen[0] == rec.threshold and seen == sorted(seen) and seen[-1] > seen[0] + 0.03, seen
+    who = next(iter(people))
+    loose = facenb('find', f'person {who}', '--db', db, '--threshold', str(rec.threshold), '--json', check=0).stdout
+    strict = facenb('find', f'person {who}', '--db', db, '--json', check=0).stdout
+    loose, strict = json.loads(loose), json.loads(strict)
+    assert min(s['similarity'] for s in strict) >= seen[-1] and len(loose) >= len(strict)
+    assert {s['id'] for s in strict} <= {s['id'] for s in loose}
 
 
 def test_forget_unnames_every_sighting(archive, tmp_path):
@@ -162,3 +188,32 @@ def test_app_people_in_my_photos(celeba, tmp_path, monkeypatch):
     assert at.selectbox(key='find_person').value == 'Anna'
     faces = [e for e in at.get('image') if e.proto.imgs and e.proto.imgs[0].caption.endswith(')')]  # 'photo.jpg (0.83)'
     assert len(faces) >= 3, [e.proto.imgs[0].caption for e in at.get('image') if e.proto.imgs]
+
+
+def test_videos_sampled_resumed_and_pruned(data, celeba, tmp_path):
+    """`index --videos 3` samples a frame every 3 seconds from each video and indexes it as a photo of its own
+    (`VIDEO#t=SECONDS`); a second run skips the video; a broken video is listed, not fatal; `--prune` drops the frames."""
+    folder, db = tmp_path / 'clips', tmp_path / 'videos.db'
+    folder.mkdir()
+    shutil.copy(data / 'samples/video/short_hamilton_clip.mp4', folder / 'clip.mp4')
+    photo = next(iter(celeba.values()))[0]
+    shutil.copy(photo, folder / photo.name)
+    (folder / 'broken.mp4').write_bytes(b'not a video at all')
+    out = facenb('index', folder, '--db', db, check=0).stdout
+    assert out.startswith('1 photos: 1 analysed'), out  # without --videos, only the photo
+    out = facenb('index', folder, '--db', db, '--videos', '3', check=0).stdout
+    assert out.startswith('3 photos: 2 analysed') and '1 unchanged' in out and '1 unreadable' in out and 'broken.mp4: not a readable video' in out, out
+    with sqlite3.connect(db) as con:
+        frames = con.execute("SELECT path, n_faces FROM photos WHERE path LIKE '%clip.mp4#t=%' ORDER BY path").fetchall()
+    assert [float(p.rsplit('#t=', 1)[1]) for p, _ in frames] == pytest.approx([0, 3, 6, 9], abs=0.05), frames
+    assert sum(n for _, n in frames) >= 3  # the clip's faces (a person on stage in every sampled frame)
+    (line,) = json_lines(facenb('sightings', frames[1][0], '--db', db, '--json', check=0).stdout)
+    assert len(line['faces']) == frames[1][1] and all(len(f['box']) == 4 for f in line['faces'])
+    again = facenb('index', folder, '--db', db, '--videos', '3', check=0).stdout
+    assert again.startswith('3 photos: 0 analysed') and '0 faces found' in again, again
+    (folder / 'clip.mp4').unlink()
+    pruned = facenb('index', folder, '--db', db, '--videos', '3', '--prune', check=0).stdout
+    assert '1 pruned' in pruned, pruned
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM photos WHERE path LIKE '%clip.mp4%'").fetchone()[0] == 0
+        assert con.execute('SELECT count(*) FROM photos WHERE path = ?', (str((folder / photo.name).resolve()),)).fetchone()[0] == 1

@@ -262,8 +262,8 @@ class EmbeddingModel:
         return float(np.interp(np.log10(min(max(far, pts[0][0]), pts[-1][0])), fars, ts))
 
 # 1,531,772 impostor pairs of 139 CelebA identities (`python scripts/celeba_verification.py --calibrate`, "far curve")
-MOBILEFACENET_STRICTER = ((5e-4, 0.4969), (2e-4, 0.533), (1e-4, 0.5572), (5e-5, 0.5869), (2e-5, 0.6697), (1e-5, 0.7094))
-FACENET_STRICTER = ()
+MOBILEFACENET_STRICTER = ((5e-4, 0.4969), (2e-4, 0.533), (1e-4, 0.5572), (5e-5, 0.5866), (2e-5, 0.6697), (1e-5, 0.7094))
+FACENET_STRICTER = ((5e-4, 0.5108), (2e-4, 0.5493), (1e-4, 0.5783), (5e-5, 0.6043), (2e-5, 0.6438), (1e-5, 0.6694))
 
 MODELS = {
     'mobilefacenet': EmbeddingModel('mobilefacenet', 112, 192, ARCFACE_TEMPLATE, 'similarity', False, 0.471, MOBILEFACENET_STRICTER),

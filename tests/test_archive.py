@@ -54,14 +54,14 @@ def _enrol_photo(db, folder, photos):
     return best[0]
 
 
-def test_find_precision_and_recall(archive, tmp_path):
+def test_find_precision_and_recall(archive, celeba, tmp_path):
     """20 people enrolled from one photo each: `find` returns their other photos among all 3,707 (CelebA identities
     are the truth: a photo's identity is its largest face's person, so a right face in the background of someone else's
     photo counts as wrong). The library calls the `facenb enroll` and `facenb find` commands make (one process instead
     of 40 model loads)."""
     folder, db0, people = archive
     db = tmp_path / 'enrolled.db'; shutil.copy(db0, db)
-    truth = {p.name: who for who, ps in people.items() for p in ps}
+    truth = {p.name: who for who, ps in celeba.items() for p in ps}
     rec = Recognizer(db)
     enrolled = {}
     for who, ps in people.items():

@@ -74,7 +74,7 @@ def face_quality(image,  # anything `load_image` reads
 class QualityLimits:
     "What an enrolment photo's face must reach; `problem` says why one does not."
     min_size: float = 40  # pixels, shorter side of the face box
-    min_sharpness: float = 0.05  # see `sharpness`
+    min_sharpness: float = 0.03  # see `sharpness`
     max_yaw: float = 45  # degrees either way
 
     def score(self, q: FaceQuality) -> float:

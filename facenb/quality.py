@@ -88,5 +88,5 @@ class QualityLimits:
         if q.sharpness < self.min_sharpness:
             return f'the face is too blurred or too low in resolution (sharpness {q.sharpness:.3f}, the minimum is {self.min_sharpness:g})'
         if q.yaw is not None and abs(q.yaw) > self.max_yaw:
-            return f'the face is turned {abs(q.yaw):.0f} degrees to the side (the limit is {self.max_yaw:g}); use a photo facing the camera'
+            return f'the face is turned {abs(q.yaw):.0f} degrees to the side (the limit is {self.max_yaw:g})'
         return None

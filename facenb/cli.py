@@ -120,6 +120,7 @@ def cmd_enroll(args) -> int:
     path = Path(args.db).expanduser() if args.db else default_db_path()
     with _no_new_files(path):
         rec = _recognizer(args, Gallery(path))
+        if args.no_quality_check: rec.quality = None
         n = rec.enroll(args.name, photos, progress=lambda ps: progress(ps, 'enroll'), force=args.force)
     print(f'{args.name}: {n} new face{"s" * (n != 1)} enrolled from {len(photos)} photo{"s" * (len(photos) != 1)} '
           f'({len(rec.gallery.faces(args.name))} in all) in {rec.gallery.path}')
@@ -392,6 +393,7 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s.add_argument('name'); s.add_argument('photos', nargs='+', metavar='PHOTO')
     s.add_argument('--db', **db); s.add_argument('--detector', **det)
     s.add_argument('--force', action='store_true', help='enrol even if a face looks like another enrolled person')
+    s.add_argument('--no-quality-check', action='store_true', help='enrol even a blurred, low-resolution or turned face (see facenb.quality)')
     s.add_argument('--model', default=None, help="embedding model of a new gallery (default: the gallery's own, else the library default)")
     s.set_defaults(fn=cmd_enroll)
 

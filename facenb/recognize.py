@@ -5,7 +5,7 @@
 # %% ../nbs/07_recognize.ipynb #9f1e6400
 from __future__ import annotations
 import functools, re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +17,11 @@ from .detect import Detector, get_detector
 from .embed import Embedder, WeightsNotFound, MODELS, DEFAULT_MODEL
 from .store import Gallery, GalleryError, ModelMismatch, FaceCrop, Reembedded, jpeg_thumbnail, _clean_name
 from .ann import FaceIndex, ANN_MIN_FACES, CANDIDATES
+from .quality import QualityLimits, face_quality
 
 # %% auto #0
-__all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'PersonIndex', 'Match', 'EnrollmentError', 'embedder_for', 'default_model',
-           'Recognizer', 'crop_embedder', 'reembed']
+__all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'ENROL_QUALITY', 'PersonIndex', 'Match', 'EnrollmentError', 'embedder_for',
+           'default_model', 'Recognizer', 'crop_embedder', 'reembed']
 
 # %% ../nbs/07_recognize.ipynb #b68ba61d
 DEFAULT_THRESHOLD = MODELS[DEFAULT_MODEL].threshold  # cosine similarity at FAR 1e-3 on identity-disjoint CelebA pairs, for the default model (facenb.eval; nbs/10_eval.ipynb)
@@ -87,9 +88,10 @@ class Match:
 
 # %% ../nbs/07_recognize.ipynb #5069126e
 MIN_ENROL_FACE = 40  # pixels: the shorter side of the face box in an enrolment photo
+ENROL_QUALITY = QualityLimits(min_size=MIN_ENROL_FACE)  # the sharpness and yaw an enrolment photo's face must reach (facenb.quality)
 
 class EnrollmentError(ValueError):
-    "An enrolment photo that cannot be used: unreadable, no face, several faces, or a face too small."
+    "An enrolment photo that cannot be used: unreadable, no face, several faces, a face too small, or (quality check) too blurred or turned."
 
 # %% ../nbs/07_recognize.ipynb #b5b36263
 def _settings(model: str):
@@ -131,11 +133,12 @@ class Recognizer:
                  embedder: Embedder | None = None,  # default: the model of the gallery's embeddings, or the library default for a new gallery
                  top_k: int = 3,  # candidates returned per face
                  min_face: int = MIN_ENROL_FACE,  # smallest face accepted at enrolment, pixels
+                 quality: QualityLimits | None = ENROL_QUALITY,  # sharpness and yaw an enrolment photo's face must reach; None: no quality check
                 ):
         self.gallery = db if isinstance(db, Gallery) else Gallery(db)
         self.detector = get_detector(detector)
         self.embedder = embedder or embedder_for(self.gallery.model)
-        self._threshold, self.top_k, self.min_face = threshold, top_k, min_face
+        self._threshold, self.top_k, self.min_face, self.quality = threshold, top_k, min_face, quality
 
     @property
     def model(self) -> str:
@@ -185,6 +188,7 @@ def _update_index(self: Recognizer):
 @patch
 def check_photo(self: Recognizer, photo,  # anything `load_image` reads
                 name: str | None = None,  # what errors call the photo; default: its path, or 'the photo'
+                quality: bool = True,  # also apply the quality limits (`self.quality`)
                ) -> tuple[np.ndarray, Face]:
     "The image and its one face, or `EnrollmentError` saying which enrolment rule the photo breaks."
     name = name or (photo if isinstance(photo, (str, Path)) else 'the photo')
@@ -195,6 +199,9 @@ def check_photo(self: Recognizer, photo,  # anything `load_image` reads
     if len(faces) > 1: raise EnrollmentError(f'{name}: {len(faces)} faces found; an enrolment photo must show one person')
     if faces[0].size < self.min_face:
         raise EnrollmentError(f'{name}: the face is {faces[0].size:.0f} px, smaller than the minimum of {self.min_face} px')
+    if quality and self.quality is not None:
+        problem = replace(self.quality, min_size=self.min_face).problem(face_quality(image, faces[0]))
+        if problem: raise EnrollmentError(f'{name}: {problem}; use a better photo, or skip the quality check (quality=None, --no-quality-check)')
     return image, faces[0]
 
 # %% ../nbs/07_recognize.ipynb #25e25b70
@@ -283,7 +290,7 @@ def verify(self: Recognizer, photo_a,  # anything `load_image` reads, showing on
            names: tuple[str, str] = ('the first photo', 'the second photo'),  # what errors call the photos
           ) -> dict:
     "Whether two one-face photos show the same person: `same`, `similarity`, `threshold` and both `faces`."
-    (image_a, face_a), (image_b, face_b) = self.check_photo(photo_a, names[0]), self.check_photo(photo_b, names[1])
+    (image_a, face_a), (image_b, face_b) = self.check_photo(photo_a, names[0], False), self.check_photo(photo_b, names[1], False)
     sim = float(self.embedder.embed(image_a, [face_a])[0] @ self.embedder.embed(image_b, [face_b])[0])
     return {'same': sim >= self.threshold, 'similarity': round(sim, 4), 'threshold': self.threshold,
             'faces': [face_a.to_dict(), face_b.to_dict()]}

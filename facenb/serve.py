@@ -75,7 +75,7 @@ ERROR_CODES = {  # status: the codes it carries
     400: 'bad_request bad_image bad_name', 401: 'missing_key invalid_key no_keys', 403: 'read_only_key',
     404: 'unknown_person not_found', 405: 'method_not_allowed',
     409: 'name_taken photo_enrolled looks_like_another model_mismatch', 413: 'too_large too_many_pixels',
-    415: 'not_an_image unsupported_media_type', 422: 'no_face several_faces face_too_small', 429: 'rate_limited',
+    415: 'not_an_image unsupported_media_type', 422: 'no_face several_faces face_too_small poor_quality', 429: 'rate_limited',
     500: 'internal gallery_error', 503: 'busy', 504: 'timeout'}
 
 # %% ../nbs/12a_serve.ipynb #c2d0e011
@@ -83,6 +83,7 @@ log = logging.getLogger('facenb.serve')
 
 _RULES = [(EnrollmentError, 'no face found', 422, 'no_face'), (EnrollmentError, 'faces found', 422, 'several_faces'),
           (EnrollmentError, 'smaller than the minimum', 422, 'face_too_small'),
+          (EnrollmentError, 'skip the quality check', 422, 'poor_quality'),
           (EnrollmentError, 'looks like', 409, 'looks_like_another'), (EnrollmentError, '', 400, 'bad_request'),
           (UnknownPerson, '', 404, 'unknown_person'), (ModelMismatch, '', 409, 'model_mismatch'),
           (GalleryError, 'name is taken', 409, 'name_taken'), (GalleryError, 'already enrolled as', 409, 'photo_enrolled'),

@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from conftest import snapshot
 from facenb.keys import add_key
@@ -135,6 +135,7 @@ def test_rename_and_forget(models, enrolled, tmp_path):
 def _bad(case, samples, data):
     obama = samples / 'people/obama/obama.jpg'
     tiny = jpeg(np.asarray(Image.open(obama).convert('RGB').resize((60, 60))))
+    smeared = jpeg(np.asarray(Image.open(obama).convert('RGB').filter(ImageFilter.GaussianBlur(20))))
     huge = io.BytesIO(); Image.new('L', (12_000, 12_000)).save(huge, 'PNG')
     scene = next((data / 'scenes').rglob('*.jpg'))
     enrol = lambda files: ('post', '/v1/people/x/faces', dict(files=files))
@@ -160,6 +161,7 @@ def _bad(case, samples, data):
         'one bad among good': enrol([('photos', ('obama3.jpg', (samples / 'misc/obama3.jpg').read_bytes())),
                                      ('photos', ('two_people.jpg', (samples / 'misc/two_people.jpg').read_bytes()))]),
         'face too small': enrol({'photos': ('tiny.jpg', tiny)}),
+        'poor quality': enrol({'photos': ('smeared.jpg', smeared)}),
         'verify two faces': ('post', '/v1/verify', dict(files={'photo_a': ('obama.jpg', obama.read_bytes()),
                                                               'photo_b': ('two.jpg', (samples / 'misc/two_people.jpg').read_bytes())})),
     }[case]
@@ -178,6 +180,7 @@ ERRORS = {'corrupt': (400, 'bad_image', 'corrupt.jpg: corrupt or truncated'), 'n
           'no face': (422, 'no_face', 'no face found'), 'two faces': (422, 'several_faces', 'two_people.jpg: 2 faces found'),
           'one bad among good': (422, 'several_faces', 'two_people.jpg: 2 faces found'),
           'face too small': (422, 'face_too_small', 'tiny.jpg: the face is'),
+          'poor quality': (422, 'poor_quality', 'smeared.jpg: the face is too blurred'),
           'verify two faces': (422, 'several_faces', 'two.jpg: 2 faces found')}
 
 

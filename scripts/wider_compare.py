@@ -6,8 +6,8 @@ Rerun (from the repository root, shared data in ../shared/data):
         ../shared/data/wider_face_dev/WIDER_val/images ../shared/data/wider_face_dev/wider_face_split/wider_face_val_bbx_gt.txt \
         --detectors custom mtcnn blazeface blazeface-full --threads 1                       # ~4 min on the 305-photo sample
 
-`NAME@SIDE` runs the `custom` detector with its photo resized to SIDE pixels on the long side (e.g. `custom@480`), to
-choose that size by AP against time. What is measured, for each detector:
+`NAME:OPTION=VALUE,...` passes options to a backend, e.g. `custom:max_side=480` (photos shrunk to 480 pixels on the long
+side) or `custom:coarse=None` (one look), to choose them by AP against time. What is measured, for each detector:
   * AP at IoU 0.5 over all valid faces of the ground truth, with the official toolkit's computation (`facenb.eval.wider_pr`);
     every detector is run with its probability threshold at 0 so the whole precision/recall curve is drawn;
   * milliseconds per photo (median and mean), the photo already decoded, one detector after the other on the same photo,
@@ -25,9 +25,11 @@ from facenb.eval import permissive_detector, read_wider_gt, wider_pr
 
 
 def make(spec: str):
-    "A detector keeping every candidate, from `name` or `name@side`."
-    name, _, side = spec.partition('@')
-    return permissive_detector(name, **({'max_side': int(side)} if side else {}))[0]
+    "A detector keeping every candidate, from `name` or `name:option=value,...` (e.g. `custom:max_side=480,coarse=None`)."
+    name, _, opts = spec.partition(':')
+    value = lambda v: None if v == 'None' else int(v) if v.lstrip('-').isdigit() else float(v)
+    kw = {k: value(v) for k, v in (o.split('=') for o in opts.split(',') if o)}
+    return permissive_detector(name, **kw)[0]
 
 
 def main(argv=None):

@@ -24,11 +24,19 @@ from facenb.core import load_image
 from facenb.eval import permissive_detector, read_wider_gt, wider_pr
 
 
+def _value(v: str):
+    "An option's value: None, an int, a float, or else the string itself (a weights file)."
+    if v == 'None': return None
+    for t in (int, float):
+        try: return t(v)
+        except ValueError: pass
+    return v
+
+
 def make(spec: str):
     "A detector keeping every candidate, from `name` or `name:option=value,...` (e.g. `custom:max_side=480,coarse=None`)."
     name, _, opts = spec.partition(':')
-    value = lambda v: None if v == 'None' else int(v) if v.lstrip('-').isdigit() else float(v)
-    kw = {k: value(v) for k, v in (o.split('=') for o in opts.split(',') if o)}
+    kw = {k: _value(v) for k, v in (o.split('=') for o in opts.split(',') if o)}
     return permissive_detector(name, **kw)[0]
 
 

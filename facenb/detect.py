@@ -33,7 +33,8 @@ class Detector:
 # %% ../nbs/01_detect.ipynb #3628a22a
 BACKENDS: dict[str, str] = {
     'mtcnn': 'facenb.detect:MTCNNDetector',
-    'custom': 'facenb.model:CustomDetector',
+    'custom': 'facenb.models.multiface:MultiFaceDetector',  # every face (nbs/03a_multiface)
+    'custom-single': 'facenb.model:CustomDetector',  # the first custom detector: one face per image (nbs/03_model)
     'blazeface': 'facenb.models.blazeface:BlazeFaceDetector',  # MediaPipe short range (nbs/01b_blazeface)
     'blazeface-full': 'facenb.models.blazeface:BlazeFaceFullDetector',  # MediaPipe full range
 }

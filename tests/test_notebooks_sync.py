@@ -37,7 +37,8 @@ def test_every_module_notebook_exports(nb):
 FLAGGED = [('08_video.ipynb', 'read_frames(0', 'camera'), ('09_widgets.ipynb', 'demo.live.value = True', 'camera'),
            ('09a_camera_widget.ipynb', 'cam.running = True', 'camera'),
            ('04_train.ipynb', "out='runs/custom'", 'slow'), ('02_data.ipynb', 'celeba_boxes(celeba, limit=None', 'slow'),
-           ('10_eval.ipynb', 'facenet_pytorch_embed_fn(show=True)', 'slow'), ('10_eval.ipynb', 'evaluate_wider(wider_root, wider_gt, show=True)', 'slow')]
+           ('10_eval.ipynb', 'facenet_pytorch_embed_fn(show=True)', 'slow'), ('10_eval.ipynb', 'evaluate_wider(wider_root, wider_gt, show=True)', 'slow'),
+           ('04a_train_multiface.ipynb', "'--out', 'runs/multiface'", 'slow')]
 
 
 @pytest.mark.parametrize('nb,snippet,flag', FLAGGED, ids=[f'{n}:{f}' for n, _, f in FLAGGED])

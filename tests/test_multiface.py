@@ -1,0 +1,38 @@
+"The multi-face `custom` detector on the shared sample photos: every face of the group photos, no face on held-out scenes."
+import pytest
+
+from facenb.core import iou, load_image
+from facenb.detect import get_detector
+from facenb.data import list_scenes, split_by_key
+
+GROUPS = {'misc/two_people.jpg': 2, 'queries/kit_with_rose.jpg': 2, 'queries/obama_and_biden.jpg': 3, 'misc/multiface.jpg': 6}
+
+
+# Known false faces of the shipped weights: on two_people.jpg a 23 x 30 pixel box on Obama's hand (crossed arms) scores 0.93.
+KNOWN_EXTRA = {'misc/two_people.jpg': 1}
+
+
+@pytest.mark.parametrize('photo,people', GROUPS.items(), ids=list(GROUPS))
+def test_finds_every_face(samples, photo, people):
+    "Each face MTCNN finds is found at IoU >= 0.5; nothing else is reported but the known false faces."
+    image = load_image(samples / photo)
+    ref, found = get_detector('mtcnn').detect(image), get_detector('custom').detect(image)
+    assert len(ref) == people
+    assert all(max((iou(m.box, f.box) for f in found), default=0.0) >= 0.5 for m in ref), ([m.box for m in ref], found)
+    extra = [f for f in found if max(iou(f.box, m.box) for m in ref) < 0.3]
+    assert len(extra) <= KNOWN_EXTRA.get(photo, 0), extra
+    assert len(found) == people + len(extra), found  # one box per face
+
+
+def test_custom_single_still_finds_one(samples):
+    "The first custom detector stays available by name, with one face per photo."
+    assert len(get_detector('custom-single').detect(load_image(samples / 'misc/two_people.jpg'))) == 1
+
+
+def test_few_faces_on_held_out_scenes(data):
+    "Scene photos of the held-out split (never trained on): a face on at most 4% of them (7 of 211 with the shipped weights)."
+    scenes = split_by_key(list_scenes(data / 'scenes'), lambda p: p.name)['test']
+    det = get_detector('custom')
+    assert len(scenes) >= 200
+    false = [p.name for p in scenes if det.detect(load_image(p))]
+    assert len(false) <= 0.04 * len(scenes), false

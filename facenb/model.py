@@ -108,12 +108,14 @@ def save_model(model: FaceDetectionModel, path: str | Path,
     tmp = path.with_suffix('.tmp'); torch.save({'config': model.config, 'state_dict': sd, 'meta': meta}, tmp); tmp.replace(path)
     return path
 
-def load_model(path: str | Path) -> FaceDetectionModel:
-    "A `FaceDetectionModel` (float32, eval mode) from a file written by `save_model`; `.meta` holds what was recorded."
+def load_model(path: str | Path,
+               cls: type | None = None,  # the model's class (default: `FaceDetectionModel`), built from the saved config
+              ) -> nn.Module:
+    "A model (float32, eval mode) from a file written by `save_model`; `.meta` holds what was recorded."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such weights file')
     ck = torch.load(path, map_location='cpu', weights_only=True)
-    model = FaceDetectionModel(pretrained=False, **ck['config'])
+    model = (cls or FaceDetectionModel)(pretrained=False, **ck['config'])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck['state_dict'].items()})
     model.meta = ck.get('meta', {})
     return model.eval()

@@ -16,11 +16,11 @@ import torchvision
 
 from ..core import Face, load_image
 from ..detect import Detector
-from ..model import make_backbone
+from ..model import make_backbone, save_model, load_model
 
 # %% auto #0
-__all__ = ['TAPS', 'LEVEL_RANGES', 'conv_dw', 'centres', 'MultiFaceModel', 'model_size', 'forward_ms', 'locations', 'assign',
-           'decode', 'save_multiface', 'load_multiface', 'multiface_weights', 'for_inference', 'MultiFaceDetector']
+__all__ = ['TAPS', 'LEVEL_RANGES', 'save_multiface', 'conv_dw', 'centres', 'MultiFaceModel', 'model_size', 'forward_ms',
+           'locations', 'assign', 'decode', 'load_multiface', 'multiface_weights', 'for_inference', 'MultiFaceDetector']
 
 # %% ../../nbs/03a_multiface.ipynb #e5d2f015
 TAPS = {  # backbone -> (index in `features` of the last block of the stride 8, 16 and 32 stages; their channels)
@@ -154,25 +154,11 @@ def decode(logits: torch.Tensor,  # (n, L) face logits
     return out
 
 # %% ../../nbs/03a_multiface.ipynb #f02d9485
-def save_multiface(model: MultiFaceModel, path: str | Path,
-                   half: bool = True,  # store floats as float16
-                   **meta,  # anything else to record (training settings, history, evaluation)
-                  ) -> Path:
-    "Write `model`'s configuration and weights to `path`."
-    sd = {k: (v.half() if half and v.is_floating_point() else v).clone() for k, v in model.state_dict().items()}
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp'); torch.save({'config': model.config, 'state_dict': sd, 'meta': meta}, tmp); tmp.replace(path)
-    return path
+save_multiface = save_model  # the one-face model's file layout: config, float16 weights, what was recorded
 
 def load_multiface(path: str | Path) -> MultiFaceModel:
     "A `MultiFaceModel` (float32, eval mode) from a file written by `save_multiface`; `.meta` holds what was recorded."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f'{path}: no such weights file')
-    ck = torch.load(path, map_location='cpu', weights_only=True)
-    model = MultiFaceModel(pretrained=False, **ck['config'])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck['state_dict'].items()})
-    model.meta = ck.get('meta', {})
-    return model.eval()
+    return load_model(path, MultiFaceModel)
 
 def multiface_weights() -> Path:
     "Where the package's trained multi-face detector lives (`facenb/weights/multiface_detector.pt`)."

@@ -18,8 +18,8 @@ from .core import Face, data_dir, load_image, iou
 __all__ = ['IMAGE_SUFFIXES', 'read_celeba_identities', 'read_celeba_boxes', 'write_celeba_boxes', 'CelebA', 'find_celeba',
            'list_scenes', 'select_face', 'cache_dir', 'pseudo_label', 'celeba_boxes', 'show_images', 'split_by_key',
            'split_celeba', 'load_small', 'FacePhoto', 'load_face_photos', 'crop_square', 'letterbox_window',
-           'letterbox', 'photometric', 'photo_sample', 'paste', 'scene_sample', 'composite_sample', 'negative_sample',
-           'FaceBoxDataset', 'show_batch']
+           'letterbox', 'photometric', 'photo_sample', 'paste', 'scene_sample', 'context_crop', 'composite_sample',
+           'negative_sample', 'FaceBoxDataset', 'show_batch']
 
 # %% ../nbs/02_data.ipynb #a010c947
 def read_celeba_identities(path: str | Path  # an `identity_CelebA.txt`
@@ -309,16 +309,23 @@ def scene_sample(scene: np.ndarray, size: int, rng: np.random.Generator) -> np.n
         out = crop_square(scene, (rng.uniform(0, w - side), rng.uniform(0, h - side), side), size)[0]
     return out[:, ::-1] if rng.random() < 0.5 else out
 
+def context_crop(photo: FacePhoto, rng: np.random.Generator,
+                 max_margin: float,  # most context on each side, in face sizes (at least 0.05)
+                ) -> tuple[Image.Image, int, int]:
+    "The face of `photo` with a random margin of context, and the crop's top-left corner in the photo."
+    H, W = photo.image.shape[:2]
+    x1, y1, x2, y2 = photo.box; fw, fh = x2 - x1, y2 - y1
+    m = rng.uniform(0.05, max_margin, 4)  # context left, top, right, bottom, in face sizes
+    cx0, cy0 = int(max(0, x1 - m[0] * fw)), int(max(0, y1 - m[1] * fh))
+    cx1, cy1 = int(min(W, x2 + m[2] * fw)), int(min(H, y2 + m[3] * fh))
+    return Image.fromarray(photo.image[cy0:cy1, cx0:cx1]), cx0, cy0
+
 def composite_sample(photo: FacePhoto, scene: np.ndarray, size: int, rng: np.random.Generator,
                      scale: tuple = (0.12, 0.7),  # face width as a share of the picture
                     ) -> tuple[np.ndarray, tuple]:
     "A face with some context cut from `photo`, pasted on `scene`, and its box in output pixels."
-    H, W = photo.image.shape[:2]
     x1, y1, x2, y2 = photo.box; fw, fh = x2 - x1, y2 - y1
-    m = rng.uniform(0.05, 0.6, 4)  # context left, top, right, bottom, in face sizes
-    cx0, cy0 = int(max(0, x1 - m[0] * fw)), int(max(0, y1 - m[1] * fh))
-    cx1, cy1 = int(min(W, x2 + m[2] * fw)), int(min(H, y2 + m[3] * fh))
-    patch = Image.fromarray(photo.image[cy0:cy1, cx0:cx1])
+    patch, cx0, cy0 = context_crop(photo, rng, 0.6)
     sx = rng.uniform(*scale) * size / fw
     sy = sx * np.exp(rng.uniform(-0.22, 0.22))
     pw, ph = max(1, round(patch.width * sx)), max(1, round(patch.height * sy))

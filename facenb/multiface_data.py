@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data import FacePhoto, paste, photometric, photo_sample, scene_sample, negative_sample, show_images
+from .data import FacePhoto, context_crop, paste, photometric, photo_sample, scene_sample, negative_sample, show_images
 
 # %% auto #0
 __all__ = ['face_patch', 'multiface_sample', 'MultiFaceDataset', 'show_multiface']
@@ -20,13 +20,9 @@ def face_patch(photo: FacePhoto,  # a face photo with its box
                rng: np.random.Generator,
               ) -> tuple[np.ndarray, tuple]:
     "The face of `photo` with some context, resized so the face is `width` pixels wide, and the face box in patch pixels."
-    H, W = photo.image.shape[:2]
-    x1, y1, x2, y2 = photo.box; fw, fh = x2 - x1, y2 - y1
-    m = rng.uniform(0.05, 0.5, 4)  # context left, top, right, bottom, in face sizes
-    cx0, cy0 = int(max(0, x1 - m[0] * fw)), int(max(0, y1 - m[1] * fh))
-    cx1, cy1 = int(min(W, x2 + m[2] * fw)), int(min(H, y2 + m[3] * fh))
+    x1, y1, x2, y2 = photo.box; fw = x2 - x1
+    crop, cx0, cy0 = context_crop(photo, rng, 0.5)
     sx = width / fw; sy = sx * np.exp(rng.uniform(-0.15, 0.15))
-    crop = Image.fromarray(photo.image[cy0:cy1, cx0:cx1])
     pw, ph = max(1, round(crop.width * sx)), max(1, round(crop.height * sy))
     patch = np.asarray(crop.resize((pw, ph), Image.BILINEAR if sx > 0.5 else Image.BOX))
     return patch, ((x1 - cx0) * sx, (y1 - cy0) * sy, (x2 - cx0) * sx, (y2 - cy0) * sy)

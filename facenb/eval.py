@@ -16,14 +16,15 @@ from .embed import cache_dir, ALIGN_MODES
 from .store import Gallery, GalleryError
 
 # %% auto #0
-__all__ = ['CENTRE_BOX', 'WIDER_COLUMNS', 'WIDER_SETTINGS', 'MIN_GENUINE_PAIRS', 'MAX_CALIBRATION_FACES', 'Pair', 'lfw_path',
-           'read_pairs', 'subset_pairs', 'accuracy', 'best_threshold', 'kfold_accuracy', 'roc_curve', 'roc_auc',
-           'threshold_at_far', 'tar_at_far', 'rates', 'centre_face', 'central_face', 'file_key', 'ResultCache',
-           'detector_settings', 'embedder_settings', 'progress_bar', 'detections', 'default_embedder',
+__all__ = ['CENTRE_BOX', 'WIDER_COLUMNS', 'WIDER_SETTINGS', 'WIDER_SIZE_BANDS', 'MIN_GENUINE_PAIRS', 'MAX_CALIBRATION_FACES',
+           'Pair', 'lfw_path', 'read_pairs', 'subset_pairs', 'accuracy', 'best_threshold', 'kfold_accuracy',
+           'roc_curve', 'roc_auc', 'threshold_at_far', 'tar_at_far', 'rates', 'centre_face', 'central_face', 'file_key',
+           'ResultCache', 'detector_settings', 'embedder_settings', 'progress_bar', 'detections', 'default_embedder',
            'face_embeddings', 'permissive_detector', 'VerificationResult', 'pair_embeddings', 'central_faces',
            'facenb_embed_fn', 'evaluate_lfw', 'facenet_pytorch_embed_fn', 'read_wider_gt', 'read_wider_mat',
-           'box_overlaps', 'image_eval', 'image_pr_info', 'voc_ap', 'wider_pr', 'DetectionResult', 'evaluate_wider',
-           'identity_pairs', 'calibrate', 'calibrate_gallery', 'cmd_eval_lfw', 'cmd_eval_wider', 'add_eval_parser']
+           'box_overlaps', 'image_eval', 'image_pr_info', 'voc_ap', 'wider_pr', 'recall_by_size', 'DetectionResult',
+           'evaluate_wider', 'identity_pairs', 'calibrate', 'calibrate_gallery', 'cmd_eval_lfw', 'cmd_eval_wider',
+           'add_eval_parser']
 
 # %% ../nbs/10_eval.ipynb #49c4d3a0
 @dataclass(frozen=True)
@@ -511,6 +512,27 @@ def wider_pr(preds: dict[str, np.ndarray],  # photo -> (k, 5) x, y, w, h, score
     with np.errstate(invalid='ignore', divide='ignore'):
         precision, recall = np.nan_to_num(curve[:, 1] / curve[:, 0]), curve[:, 1] / max(count, 1)
     return voc_ap(recall, precision), precision, recall
+
+# %% ../nbs/10_eval.ipynb #e5a50e57
+WIDER_SIZE_BANDS = (0, 10, 16, 24, 32, 48, 64, 96)  # face height bands, pixels (the last one open-ended)
+
+def recall_by_size(preds: dict[str, np.ndarray],  # photo -> (k, 5) x, y, w, h, score
+                   gts: dict[str, tuple[np.ndarray, np.ndarray]],  # photo -> ((n, 4) x, y, w, h boxes, (n,) bool kept)
+                   bands=WIDER_SIZE_BANDS, min_score: float = 0.0, iou_thresh: float = 0.5) -> dict[str, tuple[int, float]]:
+    "For each band of face height: how many kept faces, and the share of them overlapped at `iou_thresh` by a detection of `min_score` or more."
+    edges = list(bands) + [np.inf]
+    faces, found = np.zeros(len(bands), int), np.zeros(len(bands), int)
+    for name, (boxes, keep) in gts.items():
+        g = boxes[keep].astype(np.float64)
+        if not len(g): continue
+        band = np.searchsorted(edges, g[:, 3], side='right') - 1
+        np.add.at(faces, band, 1)
+        p = preds.get(name, np.zeros((0, 5))); p = p[p[:, 4] >= min_score]
+        if not len(p): continue
+        hit = box_overlaps(np.c_[g[:, :2], g[:, :2] + g[:, 2:4]], np.c_[p[:, :2], p[:, :2] + p[:, 2:4]]).max(1) >= iou_thresh
+        np.add.at(found, band, hit)
+    label = lambda a, b: f'{a}+' if b == np.inf else f'{a}-{b}'
+    return {label(a, b): (int(n), float(f / n) if n else float('nan')) for a, b, n, f in zip(edges[:-1], edges[1:], faces, found)}
 
 # %% ../nbs/10_eval.ipynb #035937f3
 @dataclass

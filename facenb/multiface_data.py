@@ -5,14 +5,20 @@
 # %% ../nbs/02a_multiface_data.ipynb #d7b0f25d
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
 
-from .data import FacePhoto, context_crop, paste, photometric, photo_sample, scene_sample, negative_sample, show_images
+from .core import load_image
+from .data import CelebA, cache_dir, crop_square, load_small, FacePhoto, context_crop, paste, photometric, photo_sample, scene_sample, negative_sample, show_images
 
 # %% auto #0
-__all__ = ['face_patch', 'multiface_sample', 'MultiFaceDataset', 'show_multiface']
+__all__ = ['face_patch', 'multiface_sample', 'celeba_all_faces', 'GroupPhoto', 'load_group_photos', 'mosaic_sample',
+           'MultiFaceDataset', 'show_multiface']
 
 # %% ../nbs/02a_multiface_data.ipynb #a16f3c51
 def face_patch(photo: FacePhoto,  # a face photo with its box
@@ -63,9 +69,74 @@ def multiface_sample(photos: list[FacePhoto],  # faces to draw from
         boxes.append(tuple(float(np.clip(v, 0, size)) for v in (px + bx1, py + by1, px + bx2, py + by2)))
     return canvas, [b for b in boxes if b[2] - b[0] >= 4 and b[3] - b[1] >= 4]
 
+# %% ../nbs/02a_multiface_data.ipynb #e8e91d9b
+def celeba_all_faces(celeba: CelebA, names: list[str],  # photos to label
+                     cache: str | Path | None = None,  # default `cache_dir()/celeba/all_faces_mtcnn.json`
+                     min_face_size: int = 12,  # smallest face MTCNN searches for, pixels
+                     progress: bool = False) -> dict[str, list[list[float]]]:
+    "File name -> every face MTCNN finds at probability 0.5 or more, as `[x1, y1, x2, y2, probability]`; cached, labelled once."
+    from facenb.detect import MTCNNDetector
+    cache = Path(cache) if cache else cache_dir()/'celeba'/'all_faces_mtcnn.json'
+    done = json.loads(cache.read_text()) if cache.exists() else {}
+    todo = [n for n in names if n not in done]
+    if todo:
+        det = MTCNNDetector(threshold=0.5, min_face_size=min_face_size)
+        if progress:
+            from fastprogress.fastprogress import progress_bar
+            todo = progress_bar(todo)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        for i, n in enumerate(todo, 1):
+            done[n] = [[round(float(v), 1) for v in f.box] + [round(f.probability, 4)] for f in det.detect(load_image(celeba.images/n))]
+            if i % 200 == 0 or i == len(todo):  # saved as it goes: an interrupted run resumes
+                tmp = cache.with_suffix('.tmp'); tmp.write_text(json.dumps(done)); tmp.replace(cache)
+    return {n: done[n] for n in names}
+
+@dataclass
+class GroupPhoto:
+    "A photo in memory with the box of every face in it, `(x1, y1, x2, y2)` pixels of `image`."
+    image: np.ndarray
+    boxes: list
+
+def load_group_photos(celeba: CelebA, labels: dict,  # file name -> `[x1, y1, x2, y2, probability]` faces, from `celeba_all_faces`
+                      sure: float = 0.8,  # a face at least this sure is labelled a face
+                      max_side: int = 256) -> list[GroupPhoto]:
+    "The labelled photos, shrunk to `max_side`, with their sure faces; a photo holding a face MTCNN is unsure of (0.5 to `sure`) is left out, since its label would be a guess."
+    out = []
+    for n, faces in labels.items():
+        if any(f[4] < sure for f in faces): continue
+        with Image.open(celeba.images/n) as im: w0 = im.width
+        img = load_small(celeba.images/n, max_side); s = img.shape[1] / w0
+        out.append(GroupPhoto(img, [tuple(v * s for v in f[:4]) for f in faces]))
+    return out
+
+def mosaic_sample(groups: list[GroupPhoto], size: int, rng: np.random.Generator,
+                  k: int,  # a k x k grid of photos
+                  min_visible: float = 0.6,  # a face cut by a tile's edge stays a face if this share of it shows
+                 ) -> tuple[np.ndarray, list[tuple]]:
+    "A `size` x `size` picture tiled with `k` x `k` random windows of group photos, and the boxes of the faces that show."
+    canvas, boxes = np.zeros((size, size, 3), np.uint8), []
+    edges = np.linspace(0, size, k + 1).round().astype(int)
+    for r in range(k):
+        for c in range(k):
+            g = groups[rng.integers(len(groups))]
+            (x0, x1), (y0, y1) = edges[c:c + 2], edges[r:r + 2]
+            H, W = g.image.shape[:2]
+            side = rng.uniform(0.5 * min(H, W), max(H, W))  # a zoom into the photo, or all of it with a border
+            wx, wy = rng.uniform(min(0, W - side), max(0, W - side)), rng.uniform(min(0, H - side), max(0, H - side))
+            fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+            tile = crop_square(g.image, (wx, wy, side), max(x1 - x0, y1 - y0), fill)[0]
+            canvas[y0:y1, x0:x1] = tile[:y1 - y0, :x1 - x0]
+            s = max(x1 - x0, y1 - y0) / side
+            for b in g.boxes:
+                bx = ((b[0] - wx) * s + x0, (b[1] - wy) * s + y0, (b[2] - wx) * s + x0, (b[3] - wy) * s + y0)
+                cl = (max(bx[0], x0), max(bx[1], y0), min(bx[2], x1), min(bx[3], y1))
+                w, h = cl[2] - cl[0], cl[3] - cl[1]
+                if w >= 4 and h >= 4 and w * h >= min_visible * (bx[2] - bx[0]) * (bx[3] - bx[1]): boxes.append(cl)
+    return canvas, boxes
+
 # %% ../nbs/02a_multiface_data.ipynb #6e4e026b
 class MultiFaceDataset(torch.utils.data.Dataset):
-    "Pictures with 0 to `max_faces` faces pasted on scenes (or on a face photo), made on the fly; boxes padded to `max_faces + 1`."
+    "Pictures with 0 to `max_faces` faces pasted on scenes (or on a face photo), or mosaics of real group photos, made on the fly; boxes padded to `max_boxes`."
     def __init__(self, photos: list[FacePhoto],  # faces (train identities for training)
                  scenes: list[np.ndarray],  # backgrounds
                  length: int,  # pictures per epoch
@@ -75,10 +146,15 @@ class MultiFaceDataset(torch.utils.data.Dataset):
                  p_photo: float = 0.25,  # share pasted on a CelebA photo rather than a scene
                  p_distract: float = 0.5,  # share of scenes given a face-free patch of a CelebA photo first
                  p_large: float = 0.25,  # share of face pictures with only 1 or 2 faces of 48 pixels or more
+                 groups: list[GroupPhoto] | None = None,  # real photos with every face labelled, for mosaics
+                 p_mosaic: float = 0.4,  # share of pictures that are a mosaic of `groups` (when given)
+                 tiles=(1, 2, 3, 4, 5, 6), p_tiles=(0.15, 0.25, 0.2, 0.2, 0.1, 0.1),  # mosaic grids k x k, and how often each
+                 max_boxes: int = 48,  # boxes per picture in a batch (a mosaic can hold more: the rest are dropped)
                  seed: int = 0):
         self.photos, self.scenes, self.length, self.size = photos, scenes, length, size
         self.max_faces, self.p_empty, self.p_photo, self.p_distract, self.seed, self.epoch = max_faces, p_empty, p_photo, p_distract, seed, 0
-        self.p_large = p_large
+        self.p_large, self.groups, self.p_mosaic, self.tiles, self.p_tiles = p_large, groups, p_mosaic, tiles, p_tiles
+        self.max_boxes = max(max_boxes, max_faces + 1)
 
     def __len__(self): return self.length
 
@@ -89,7 +165,9 @@ class MultiFaceDataset(torch.utils.data.Dataset):
         empty = rng.random() < self.p_empty
         bg = self.photos[rng.integers(len(self.photos))] if not empty and rng.random() < self.p_photo else None
         dis = self.photos[rng.integers(len(self.photos))] if bg is None and self.p_distract and rng.random() < self.p_distract else None
-        if empty: img, boxes = negative_sample(scene, self.size, rng, dis), []
+        if self.groups and rng.random() < self.p_mosaic:
+            img, boxes = mosaic_sample(self.groups, self.size, rng, int(rng.choice(self.tiles, p=self.p_tiles)))
+        elif empty: img, boxes = negative_sample(scene, self.size, rng, dis), []
         else:
             large = bool(self.p_large) and rng.random() < self.p_large
             n = int(rng.integers(0 if bg is not None else 1, 3 if large else self.max_faces + 1))
@@ -100,9 +178,10 @@ class MultiFaceDataset(torch.utils.data.Dataset):
         return np.array(img), boxes
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        "Picture `i` as a `(3, size, size)` float tensor in [0, 1], its boxes `(max_faces + 1, 4)` in pixels, and how many are real."
+        "Picture `i` as a `(3, size, size)` float tensor in [0, 1], its boxes `(max_boxes, 4)` in pixels, and how many are real."
         img, boxes = self.sample(i)
-        b = torch.zeros(self.max_faces + 1, 4)
+        boxes = boxes[:self.max_boxes]
+        b = torch.zeros(self.max_boxes, 4)
         if boxes: b[:len(boxes)] = torch.tensor(boxes, dtype=torch.float32)
         return torch.from_numpy(img).permute(2, 0, 1).float().div_(255), b, torch.tensor(len(boxes))
 

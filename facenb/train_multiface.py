@@ -15,7 +15,7 @@ from .core import data_dir
 from .data import find_celeba, celeba_boxes, split_celeba, split_by_key, list_scenes, load_face_photos, load_small
 from .train import giou, one_cycle, set_seed
 from .eval import wider_pr
-from .multiface_data import MultiFaceDataset, show_multiface
+from .multiface_data import MultiFaceDataset, show_multiface, celeba_all_faces, load_group_photos
 from .models.multiface import (MultiFaceModel, MultiFaceDetector, assign, decode, locations, save_multiface,
                                      load_multiface, multiface_weights)
 
@@ -147,8 +147,9 @@ def plot_multiface_history(history: list[dict], title: str = ''):
 def multiface_data(size: int = 256,  # picture side
                    valid_len: int = 200,  # validation pictures
                    limit: int | None = None,  # only this many photos and scenes per split (quick runs)
+                   mosaics: bool = True,  # train on mosaics of CelebA group photos too (`02a_multiface_data`)
                    seed: int = 0) -> dict:
-    "The training dataset (train identities and scenes) and fixed validation pictures (validation identities and scenes)."
+    "The training dataset (train identities and scenes, mosaics of all train photos) and fixed validation pictures (the same of validation identities and scenes)."
     root = data_dir()
     celeba = find_celeba(root/'celeba')
     boxes = celeba_boxes(celeba)
@@ -156,8 +157,11 @@ def multiface_data(size: int = 256,  # picture side
     scenes = split_by_key(list_scenes(root/'scenes'), lambda p: p.name)
     photos = {k: load_face_photos(celeba, names[k][:limit], boxes) for k in ('train', 'valid')}
     backs = {k: [load_small(p, 200) for p in scenes[k][:limit]] for k in ('train', 'valid')}
-    vds = MultiFaceDataset(photos['valid'], backs['valid'], valid_len, size, p_distract=0, p_large=0, seed=seed + 1000)  # as at the run's start
-    return {'train': MultiFaceDataset(photos['train'], backs['train'], 10**6, size, seed=seed),
+    everyone = split_celeba(celeba)  # every photo, not only the one-face ones
+    groups = {k: load_group_photos(celeba, celeba_all_faces(celeba, everyone[k][:limit])) if mosaics else None for k in ('train', 'valid')}
+    vds = MultiFaceDataset(photos['valid'], backs['valid'], valid_len, size, p_distract=0, p_large=0, groups=groups['valid'],
+                           p_mosaic=0.5, seed=seed + 1000)  # half composites, half mosaics of validation photos
+    return {'train': MultiFaceDataset(photos['train'], backs['train'], 10**6, size, groups=groups['train'], seed=seed),
             'valid': [vds.sample(i) for i in range(valid_len)], 'names': names, 'scenes': scenes}
 
 # %% ../nbs/04a_train_multiface.ipynb #9c5201ca
@@ -215,6 +219,8 @@ def main(argv: list[str] | None = None):
     ap.add_argument('--valid-len', type=int, default=200); ap.add_argument('--limit', type=int, default=None)
     ap.add_argument('--freeze', type=int, default=7, help='backbone blocks kept frozen')
     ap.add_argument('--out', default='runs/multiface'); ap.add_argument('--resume', action='store_true')
+    ap.add_argument('--init', default=None, help='start from these weights (a file of save_multiface, e.g. the shipped detector) instead of ImageNet')
+    ap.add_argument('--no-mosaics', action='store_true', help='composites only, no mosaics of CelebA group photos')
     ap.add_argument('--ship', action='store_true', help='evaluate the best checkpoint on the held-out identities and write it '
                     'to facenb/weights/multiface_detector.pt')
     ap.add_argument('--ship-only', action='store_true', help='do not train: ship a checkpoint of --out')
@@ -225,10 +231,10 @@ def main(argv: list[str] | None = None):
     out = Path(a.out)
     if not a.ship_only:
         if a.time_limit is None and a.max_steps is None: ap.error('give --time-limit or --max-steps')
-        data = multiface_data(a.size, a.valid_len, a.limit, a.seed)
+        data = multiface_data(a.size, a.valid_len, a.limit, not a.no_mosaics, a.seed)
         set_seed(a.seed)
         stamp = lambda s: print(time.strftime('%H:%M:%S'), s, flush=True)
-        fit_multiface(MultiFaceModel(), data['train'], data['valid'], bs=a.bs, lr=a.lr, out=out, resume=a.resume,
+        fit_multiface(load_multiface(a.init).train() if a.init else MultiFaceModel(), data['train'], data['valid'], bs=a.bs, lr=a.lr, out=out, resume=a.resume,
                       time_limit=a.time_limit, max_steps=a.max_steps, eval_every=a.eval_every, freeze=a.freeze, seed=a.seed, log=stamp)
     ck, last = (torch.load(out/f, map_location='cpu', weights_only=False) for f in ('best.pt', 'last.pt'))
     history = last['history']
@@ -241,7 +247,7 @@ def main(argv: list[str] | None = None):
         from facenb.model import CustomDetector
         from facenb.train import results_table
         settings = {k: v for k, v in vars(a).items() if k not in ('ship', 'ship_only', 'resume')}
-        data = multiface_data(a.size, 64, seed=a.seed)
+        data = multiface_data(a.size, 64, mosaics=False, seed=a.seed)
         f16 = float16_check(best, [im for im, _ in data['valid']]); print('float16 check', f16)
         from facenb.core import load_image
         from facenb.data import FacePhoto
@@ -249,11 +255,15 @@ def main(argv: list[str] | None = None):
         threshold, counts = pick_threshold(MultiFaceDetector(best), [FacePhoto(load_image(celeba.images/n), boxes[n]) for n in data['names']['valid']],
                                            [load_image(p) for p in data['scenes']['valid']])
         print('threshold', threshold, counts)
-        results = held_out_comparison({'custom-single (one face, two looks)': CustomDetector(),
-                                       'custom (multi-face)': MultiFaceDetector(best, threshold=threshold)})
+        before = load_multiface(a.init) if a.init else None  # the weights training started from: measured beside
+        detectors = {'custom-single (one face, two looks)': CustomDetector()}
+        if before is not None: detectors['custom (the weights it started from)'] = MultiFaceDetector(before)
+        detectors['custom (multi-face)'] = MultiFaceDetector(best, threshold=threshold)
+        results = held_out_comparison(detectors)
         table = results_table(results); print(table)
         p = save_multiface(best.eval(), multiface_weights(), training=settings, history=history, shipped_step=shipped_step,
-                           float16=f16, threshold=threshold, threshold_counts=counts, held_out=_plain(results), held_out_table=table)
+                           float16=f16, threshold=threshold, threshold_counts=counts, held_out=_plain(results), held_out_table=table,
+                           started_from=None if before is None else {k: before.meta.get(k) for k in ('training', 'history', 'threshold', 'held_out_table')})
         print(f'shipped {p} ({p.stat().st_size / 1e6:.1f} MB)')
 
 # %% ../nbs/04a_train_multiface.ipynb #5d01ca04

@@ -10,6 +10,8 @@ Rerun (from the repository root, shared data in ../shared/data):
 side) or `custom:coarse=None` (one look), to choose them by AP against time. What is measured, for each detector:
   * AP at IoU 0.5 over all valid faces of the ground truth, with the official toolkit's computation (`facenb.eval.wider_pr`);
     every detector is run with its probability threshold at 0 so the whole precision/recall curve is drawn;
+  * the most recall each detector reaches at any threshold, by band of face height (`facenb.eval.recall_by_size`), which
+    tells faces never found from faces found but ranked below false ones;
   * milliseconds per photo (median and mean), the photo already decoded, one detector after the other on the same photo,
     so that a busy moment of the shared CPU falls on all of them alike. Nothing is read from the detection cache.
 """
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 
 from facenb.core import load_image
-from facenb.eval import permissive_detector, read_wider_gt, wider_pr
+from facenb.eval import permissive_detector, read_wider_gt, wider_pr, recall_by_size
 
 
 def _value(v: str):
@@ -66,10 +68,14 @@ def main(argv=None):
     valid = {n: (gt[n][:, :4], gt[n][:, 7] == 0) for n in names}
     faces = int(sum(k.sum() for _, k in valid.values()))
     rows = {s: {'ap_all': round(wider_pr(preds[s], valid)[0], 4), 'ms_median': round(1000 * float(np.median(secs[s])), 1),
-                'ms_mean': round(1000 * float(np.mean(secs[s])), 1)} for s in dets}
+                'ms_mean': round(1000 * float(np.mean(secs[s])), 1), 'recall_by_height': recall_by_size(preds[s], valid)} for s in dets}
     print(f'\nWIDER FACE sample: {len(names)} photos, {faces} valid faces, torch threads {a.threads}\n')
     print('| detector | AP (all valid faces, IoU 0.5) | ms per photo, median | mean |\n|---|---:|---:|---:|')
     for s, r in rows.items(): print(f"| {s} | {r['ap_all']:.3f} | {r['ms_median']:.1f} | {r['ms_mean']:.1f} |")
+    bands = next(iter(rows.values()))['recall_by_height']
+    print('\nRecall at any score by face height (pixels; valid faces in each band):\n')
+    print('| detector | ' + ' | '.join(f'{b} ({n})' for b, (n, _) in bands.items()) + ' |\n|---|' + '---:|' * len(bands))
+    for s, r in rows.items(): print(f'| {s} | ' + ' | '.join(f'{v:.2f}' for _, v in r['recall_by_height'].values()) + ' |')
     if a.json: Path(a.json).write_text(json.dumps({'photos': len(names), 'faces': faces, 'threads': a.threads, 'results': rows}, indent=1))
 
 

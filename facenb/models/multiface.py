@@ -102,7 +102,7 @@ def forward_ms(model: nn.Module, height: int, width: int, n: int = 3) -> float:
     return round(1000 * float(np.median(ts)), 1)
 
 # %% ../../nbs/03a_multiface.ipynb #8fd519fb
-LEVEL_RANGES = {8: (0, 64), 16: (64, 128), 32: (128, math.inf)}  # stride -> longer side of the faces it learns, pixels
+LEVEL_RANGES = {8: (0, 80), 16: (48, 160), 32: (112, math.inf)}  # stride -> longer side of the faces it learns, pixels (overlapping)
 
 def locations(height: int, width: int,  # input size in pixels
               strides=(8, 16, 32)) -> tuple[torch.Tensor, torch.Tensor]:

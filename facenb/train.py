@@ -260,12 +260,14 @@ def results_table(results: dict[str, dict]) -> str:
     return '\n'.join(out)
 
 # %% ../nbs/04_train.ipynb #71097435
-def held_out(data: dict, n_composites: int = 300, size: int = 256, seed: int = 7) -> tuple:
+def held_out(data: dict, n_composites: int = 300, size: int = 256, seed: int = 7,
+             split: str = 'test',  # 'valid': the same material from the validation identities and scenes (for choosing settings)
+            ) -> tuple:
     "Held-out test photos (full size), test scenes, and composites of test faces on test scenes."
     celeba, boxes = data['celeba'], data['boxes']
-    photos = [FacePhoto(load_image(celeba.images/n), boxes[n]) for n in data['names']['test']]
-    scenes = [load_image(p) for p in data['scenes']['test']]
-    small = data['test'].photos
+    photos = [FacePhoto(load_image(celeba.images/n), boxes[n]) for n in data['names'][split]]
+    scenes = [load_image(p) for p in data['scenes'][split]]
+    small = data[split].photos
     rng = np.random.default_rng(seed)
     comps = [composite_sample(small[rng.integers(len(small))], scenes[rng.integers(len(scenes))], size, rng, scale=(0.15, 0.6))
              for _ in range(n_composites)]

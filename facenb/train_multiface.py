@@ -180,17 +180,19 @@ def _plain(results: dict) -> dict:
 # %% ../nbs/04a_train_multiface.ipynb #129babd6
 def pick_threshold(detector: MultiFaceDetector,
                    photos: list, scenes: list[np.ndarray],  # validation `FacePhoto`s and scene photos
+                   composites: list = (),  # validation (picture, box) composites, as `facenb.train.held_out` makes them
                    candidates=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)) -> tuple[float, dict]:
-    "The candidate threshold with the most validation photos answered right plus scenes left empty; and the counts for each."
+    "The candidate threshold with the most validation photos and composites answered right plus scenes left empty; and the counts for each."
     from facenb.core import iou
     old, detector.threshold = detector.threshold, min(candidates)
     try:
         on_photos = [[(f.probability, iou(f.box, p.box)) for f in detector.detect(p.image)] for p in photos]
+        on_comps = [[(f.probability, iou(f.box, box)) for f in detector.detect(im)] for im, box in composites]
         on_scenes = [max((f.probability for f in detector.detect(im)), default=0.0) for im in scenes]
     finally: detector.threshold = old
     right = lambda fs, t: any(q >= t and v >= 0.5 for q, v in fs) and not any(q >= t and v < 0.3 for q, v in fs)
-    counts = {t: {'photos right': sum(right(fs, t) for fs in on_photos),
-                  'scenes empty': sum(m < t for m in on_scenes)} for t in candidates}
+    counts = {t: {'photos right': sum(right(fs, t) for fs in on_photos), 'scenes empty': sum(m < t for m in on_scenes),
+                  **({'composites right': sum(right(fs, t) for fs in on_comps)} if composites else {})} for t in candidates}
     best = max(candidates, key=lambda t: (sum(counts[t].values()), -t))
     return best, counts
 
@@ -233,6 +235,8 @@ def main(argv: list[str] | None = None):
         if a.time_limit is None and a.max_steps is None: ap.error('give --time-limit or --max-steps')
         data = multiface_data(a.size, a.valid_len, a.limit, not a.no_mosaics, a.seed)
         set_seed(a.seed)
+        out.mkdir(parents=True, exist_ok=True)
+        (out/'settings.json').write_text(json.dumps({k: v for k, v in vars(a).items() if k not in ('ship', 'ship_only', 'resume', 'checkpoint')}))
         stamp = lambda s: print(time.strftime('%H:%M:%S'), s, flush=True)
         fit_multiface(load_multiface(a.init).train() if a.init else MultiFaceModel(), data['train'], data['valid'], bs=a.bs, lr=a.lr, out=out, resume=a.resume,
                       time_limit=a.time_limit, max_steps=a.max_steps, eval_every=a.eval_every, freeze=a.freeze, seed=a.seed, log=stamp)
@@ -246,14 +250,13 @@ def main(argv: list[str] | None = None):
     if a.ship or a.ship_only:
         from facenb.model import CustomDetector
         from facenb.train import results_table
-        settings = {k: v for k, v in vars(a).items() if k not in ('ship', 'ship_only', 'resume')}
+        trained = out/'settings.json'  # the training command's settings (a run older than this file: the shipping command's)
+        settings = {**(json.loads(trained.read_text()) if trained.exists() else {k: v for k, v in vars(a).items() if k not in ('ship', 'ship_only', 'resume')}),
+                    'checkpoint': a.checkpoint}
         data = multiface_data(a.size, 64, mosaics=False, seed=a.seed)
         f16 = float16_check(best, [im for im, _ in data['valid']]); print('float16 check', f16)
-        from facenb.core import load_image
-        from facenb.data import FacePhoto
-        celeba = find_celeba(data_dir()/'celeba'); boxes = celeba_boxes(celeba)
-        threshold, counts = pick_threshold(MultiFaceDetector(best), [FacePhoto(load_image(celeba.images/n), boxes[n]) for n in data['names']['valid']],
-                                           [load_image(p) for p in data['scenes']['valid']])
+        from facenb.train import detector_data, held_out
+        threshold, counts = pick_threshold(MultiFaceDetector(best), *held_out(detector_data(size=128, train_len=0, valid_len=16), split='valid'))
         print('threshold', threshold, counts)
         before = load_multiface(a.init) if a.init else None  # the weights training started from: measured beside
         detectors = {'custom-single (one face, two looks)': CustomDetector()}

@@ -8,8 +8,9 @@ from facenb.data import list_scenes, split_by_key
 GROUPS = {'misc/two_people.jpg': 2, 'queries/kit_with_rose.jpg': 2, 'queries/obama_and_biden.jpg': 3, 'misc/multiface.jpg': 6}
 
 
-# Known false faces of the shipped weights: on two_people.jpg a 23 x 30 pixel box on Obama's hand (crossed arms) scores 0.93.
-KNOWN_EXTRA = {'misc/two_people.jpg': 1}
+# Known false faces of the shipped weights: none since the second run (the first run's weights boxed Obama's hand, crossed
+# arms, on two_people.jpg at 0.93). A photo that gains one is named here with its count, and said in the README.
+KNOWN_EXTRA: dict[str, int] = {}
 
 
 @pytest.mark.parametrize('photo,people', GROUPS.items(), ids=list(GROUPS))
@@ -30,9 +31,9 @@ def test_custom_single_still_finds_one(samples):
 
 
 def test_few_faces_on_held_out_scenes(data):
-    "Scene photos of the held-out split (never trained on): a face on at most 4% of them (7 of 211 with the shipped weights)."
+    "Scene photos of the held-out split (never trained on): a face on at most 2% of them (1 of 211 with the shipped weights; 7 with the first run's)."
     scenes = split_by_key(list_scenes(data / 'scenes'), lambda p: p.name)['test']
     det = get_detector('custom')
     assert len(scenes) >= 200
     false = [p.name for p in scenes if det.detect(load_image(p))]
-    assert len(false) <= 0.04 * len(scenes), false
+    assert len(false) <= 0.02 * len(scenes), false

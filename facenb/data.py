@@ -17,9 +17,9 @@ from .core import Face, data_dir, load_image, iou
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'read_celeba_identities', 'read_celeba_boxes', 'write_celeba_boxes', 'CelebA', 'find_celeba',
            'list_scenes', 'select_face', 'cache_dir', 'pseudo_label', 'celeba_boxes', 'show_images', 'split_by_key',
-           'split_celeba', 'load_small', 'FacePhoto', 'load_face_photos', 'crop_square', 'letterbox_window',
-           'letterbox', 'photometric', 'photo_sample', 'paste', 'scene_sample', 'context_crop', 'composite_sample',
-           'negative_sample', 'FaceBoxDataset', 'show_batch']
+           'split_celeba', 'load_small_scaled', 'load_small', 'FacePhoto', 'load_face_photos', 'crop_square',
+           'letterbox_window', 'letterbox', 'photometric', 'photo_sample', 'paste', 'scene_sample', 'context_crop',
+           'composite_sample', 'negative_sample', 'FaceBoxDataset', 'show_batch']
 
 # %% ../nbs/02_data.ipynb #a010c947
 def read_celeba_identities(path: str | Path  # an `identity_CelebA.txt`
@@ -191,13 +191,18 @@ def split_celeba(celeba: CelebA, names: list[str] | None = None, **kw) -> dict[s
     return split_by_key(names, lambda n: celeba.identities[n], **kw)
 
 # %% ../nbs/02_data.ipynb #cf994fb8
-def load_small(path, max_side: int = 192) -> np.ndarray:
-    "An image shrunk (never enlarged) to `max_side` on its long side, RGB uint8."
-    img = Image.open(path); img.draft('RGB', (max_side, max_side)); img = img.convert('RGB')
+def load_small_scaled(path, max_side: int = 192) -> tuple[np.ndarray, float]:
+    "An image shrunk (never enlarged) to `max_side` on its long side, RGB uint8, and the factor from the file's pixels to its own (to carry boxes along)."
+    img = Image.open(path); w0 = img.width
+    img.draft('RGB', (max_side, max_side)); img = img.convert('RGB')
     if max(img.size) > max_side:
         s = max_side / max(img.size)
         img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.BILINEAR)
-    return np.asarray(img)
+    return np.asarray(img), img.width / w0
+
+def load_small(path, max_side: int = 192) -> np.ndarray:
+    "An image shrunk (never enlarged) to `max_side` on its long side, RGB uint8."
+    return load_small_scaled(path, max_side)[0]
 
 @dataclass
 class FacePhoto:
@@ -209,9 +214,7 @@ def load_face_photos(celeba: CelebA, names: list[str], boxes: dict, max_side: in
     "CelebA photos `names`, shrunk to `max_side`, with their boxes scaled to match."
     out = []
     for n in names:
-        with Image.open(celeba.images/n) as im: w0 = im.width
-        img = load_small(celeba.images/n, max_side)
-        s = img.shape[1] / w0
+        img, s = load_small_scaled(celeba.images/n, max_side)
         out.append(FacePhoto(img, tuple(float(v) * s for v in boxes[n])))
     return out
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from .core import load_image
-from .data import CelebA, cache_dir, crop_square, load_small, FacePhoto, context_crop, paste, photometric, photo_sample, scene_sample, negative_sample, show_images
+from .data import CelebA, cache_dir, crop_square, load_small_scaled, FacePhoto, context_crop, paste, photometric, photo_sample, scene_sample, negative_sample, show_images
 
 # %% auto #0
 __all__ = ['face_patch', 'multiface_sample', 'celeba_all_faces', 'GroupPhoto', 'load_group_photos', 'mosaic_sample',
@@ -104,8 +104,7 @@ def load_group_photos(celeba: CelebA, labels: dict,  # file name -> `[x1, y1, x2
     out = []
     for n, faces in labels.items():
         if any(f[4] < sure for f in faces): continue
-        with Image.open(celeba.images/n) as im: w0 = im.width
-        img = load_small(celeba.images/n, max_side); s = img.shape[1] / w0
+        img, s = load_small_scaled(celeba.images/n, max_side)
         out.append(GroupPhoto(img, [tuple(v * s for v in f[:4]) for f in faces]))
     return out
 

@@ -166,10 +166,11 @@ def multiface_data(size: int = 256,  # picture side
 
 # %% ../nbs/04a_train_multiface.ipynb #9c5201ca
 def held_out_comparison(detectors: dict,  # label -> detector (name or instance)
-                        n_composites: int = 300) -> dict:
+                        n_composites: int = 300,
+                        data: dict | None = None) -> dict:  # from `facenb.train.detector_data` (None: loaded here)
     "`facenb.train.evaluate_detector` figures of each detector on the held-out test identities, composites and scenes."
     from facenb.train import detector_data, held_out, evaluate_detector
-    photos, scenes, comps = held_out(detector_data(size=128, train_len=0, valid_len=16), n_composites=n_composites)
+    photos, scenes, comps = held_out(data or detector_data(size=128, train_len=0, valid_len=16), n_composites=n_composites)
     return {k: evaluate_detector(d, photos, scenes, comps) for k, d in detectors.items()}
 
 def _plain(results: dict) -> dict:
@@ -256,13 +257,14 @@ def main(argv: list[str] | None = None):
         data = multiface_data(a.size, 64, mosaics=False, seed=a.seed)
         f16 = float16_check(best, [im for im, _ in data['valid']]); print('float16 check', f16)
         from facenb.train import detector_data, held_out
-        threshold, counts = pick_threshold(MultiFaceDetector(best), *held_out(detector_data(size=128, train_len=0, valid_len=16), split='valid'))
+        splits = detector_data(size=128, train_len=0, valid_len=16)  # CelebA photos and scenes of every split, loaded once
+        threshold, counts = pick_threshold(MultiFaceDetector(best), *held_out(splits, split='valid'))
         print('threshold', threshold, counts)
         before = load_multiface(a.init) if a.init else None  # the weights training started from: measured beside
         detectors = {'custom-single (one face, two looks)': CustomDetector()}
         if before is not None: detectors['custom (the weights it started from)'] = MultiFaceDetector(before)
         detectors['custom (multi-face)'] = MultiFaceDetector(best, threshold=threshold)
-        results = held_out_comparison(detectors)
+        results = held_out_comparison(detectors, data=splits)
         table = results_table(results); print(table)
         p = save_multiface(best.eval(), multiface_weights(), training=settings, history=history, shipped_step=shipped_step,
                            float16=f16, threshold=threshold, threshold_counts=counts, held_out=_plain(results), held_out_table=table,

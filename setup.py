@@ -20,7 +20,7 @@ setuptools.setup(
                  'Natural Language :: ' + cfg['language'].title(),
                  'Programming Language :: Python :: 3'],
     packages=setuptools.find_packages(include=['facenb', 'facenb.*']),
-    package_data={'facenb': ['weights/*.pt', 'weights/*.json', 'weights/*.tflite', 'weights/*.md']},
+    package_data={'facenb': ['weights/*.pt', 'weights/*.onnx', 'weights/*.json', 'weights/*.tflite', 'weights/*.md']},
     include_package_data=True,
     install_requires=reqs('requirements'),
     extras_require={'serve': reqs('serve_requirements'), 'ray': reqs('ray_requirements'),

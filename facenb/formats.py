@@ -14,7 +14,7 @@ import tflite
 
 # %% auto #0
 __all__ = ['SourceNotFound', 'cache_dir', 'sha256', 'npm_file', 'TFLiteTensor', 'TFLiteOperator', 'TFLiteModel', 'read_tflite',
-           'GraphNode', 'read_graph']
+           'GraphNode', 'read_graph', 'export_onnx', 'onnx_session']
 
 # %% ../nbs/05c_formats.ipynb #a0c5f006
 class SourceNotFound(RuntimeError):
@@ -276,3 +276,34 @@ def read_graph(path: Path  # a frozen TensorFlow graph (.pb)
     except (IndexError, KeyError, UnicodeDecodeError) as e:
         raise ValueError(f'{path}: not a TensorFlow GraphDef ({type(e).__name__}: {e})') from e
     return nodes
+
+# %% ../nbs/05c_formats.ipynb #d7f8883e
+def export_onnx(model,  # a `torch.nn.Module` in eval mode
+                example,  # an input tensor it is traced on
+                path: Path,  # the ONNX file to write
+                input_names: list[str], output_names: list[str],
+                dynamic_axes: dict | None = None,  # e.g. {'x': {0: 'n'}}: axes that may vary in size
+               ) -> Path:
+    "Trace `model` on `example` into an ONNX file at `path` (opset 17), written atomically; returns `path`."
+    import io, warnings
+    import torch
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # the tracer's notes on Python control flow and int casts
+        torch.onnx.export(model, example, buf, input_names=list(input_names), output_names=list(output_names),
+                          dynamic_axes=dynamic_axes or {}, opset_version=17, dynamo=False)
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
+    tmp.write_bytes(buf.getvalue()); os.replace(tmp, path)
+    return path
+
+def onnx_session(path: Path,  # an ONNX file
+                 threads: int | None = None,  # intra-op threads; None: $OMP_NUM_THREADS, else ONNX Runtime's default
+                ):
+    "An ONNX Runtime session on the CPU for the model at `path`."
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    threads = threads or int(os.environ.get('OMP_NUM_THREADS', 0) or 0)
+    if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])

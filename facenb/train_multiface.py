@@ -17,11 +17,11 @@ from .train import giou, one_cycle, set_seed
 from .eval import wider_pr
 from .multiface_data import MultiFaceDataset, show_multiface, celeba_all_faces, load_group_photos
 from .models.multiface import (MultiFaceModel, MultiFaceDetector, assign, decode, locations, save_multiface,
-                                     load_multiface, multiface_weights)
+                                     load_multiface, multiface_weights, int8_weights, quantize_multiface)
 
 # %% auto #0
 __all__ = ['multiface_loss', 'valid_ap', 'fit_multiface', 'plot_multiface_history', 'multiface_data', 'held_out_comparison',
-           'pick_threshold', 'float16_check', 'main']
+           'pick_threshold', 'float16_check', 'calibration_pictures', 'main']
 
 # %% ../nbs/04a_train_multiface.ipynb #0278472e
 def multiface_loss(logits: torch.Tensor,  # (n, L) face logits
@@ -209,6 +209,30 @@ def float16_check(model: MultiFaceModel, pictures: list[np.ndarray]) -> dict:
     return {'max box change (px)': float((b32 - b16).abs()[sure].max()) if sure.any() else 0.0,
             'max score change': float((torch.sigmoid(l32) - torch.sigmoid(l16)).abs().max()), 'locations checked': int(sure.sum())}
 
+# %% ../nbs/04a_train_multiface.ipynb #2c5c69e0
+def calibration_pictures(n: int = 64,  # pictures
+                         size: int = 512,  # their side, pixels
+                         seed: int = 0) -> list[np.ndarray]:
+    "Square pictures for int8 calibration: mosaics of 1 x 1 to 8 x 8 CelebA photos of the training identities, and training scenes (one in four)."
+    import cv2
+    root = data_dir()
+    celeba = find_celeba(root/'celeba')
+    names = split_celeba(celeba)['train']
+    scenes = split_by_key(list_scenes(root/'scenes'), lambda p: p.name)['train']
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        if i % 4 == 3:
+            out.append(cv2.resize(load_small(scenes[rng.integers(len(scenes))], size), (size, size))); continue
+        k = int(rng.integers(1, 9)); t = size // k
+        pic = np.zeros((size, size, 3), np.uint8)
+        for r in range(k):
+            for c in range(k):
+                photo = load_small(celeba.images/names[rng.integers(len(names))], t)
+                pic[r*t:(r+1)*t, c*t:(c+1)*t] = cv2.resize(photo, (t, t), interpolation=cv2.INTER_AREA)
+        out.append(pic)
+    return out
+
 # %% ../nbs/04a_train_multiface.ipynb #dcc14765
 def main(argv: list[str] | None = None):
     "Command line: train the multi-face detector, plot its curves, ship its weights."
@@ -229,8 +253,14 @@ def main(argv: list[str] | None = None):
     ap.add_argument('--ship-only', action='store_true', help='do not train: ship a checkpoint of --out')
     ap.add_argument('--checkpoint', default='best', choices=['best', 'last'],
                     help='ship the best validation AP (best.pt) or the end of training (last.pt)')
+    ap.add_argument('--quantize', action='store_true', help='write the int8 ONNX Runtime model of the shipped weights, calibrated on '
+                    'training pictures (alone: only that; with --ship or --ship-only: after shipping)')
+    ap.add_argument('--calibration', type=int, default=64, help='calibration pictures for --quantize')
+    ap.add_argument('--int8', default=None, help='where --quantize writes (default: facenb/weights/multiface_detector.int8.onnx)')
+    ap.add_argument('--held-out', action='store_true', help='with --quantize: the held-out table of PyTorch against int8')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.quantize and not (a.time_limit or a.max_steps or a.ship or a.ship_only): return _quantize(a)
     out = Path(a.out)
     if not a.ship_only:
         if a.time_limit is None and a.max_steps is None: ap.error('give --time-limit or --max-steps')
@@ -270,6 +300,20 @@ def main(argv: list[str] | None = None):
                            float16=f16, threshold=threshold, threshold_counts=counts, held_out=_plain(results), held_out_table=table,
                            started_from=None if before is None else {k: before.meta.get(k) for k in ('training', 'history', 'threshold', 'held_out_table')})
         print(f'shipped {p} ({p.stat().st_size / 1e6:.1f} MB)')
+    if a.quantize: _quantize(a)
+
+def _quantize(a):
+    "The int8 model of the shipped weights (`--quantize`), and with `--held-out` its figures beside PyTorch's."
+    pictures = calibration_pictures(a.calibration, seed=a.seed)
+    path = quantize_multiface(multiface_weights(), pictures, a.int8 or int8_weights())
+    print(f'int8 model {path} ({path.stat().st_size / 1e6:.1f} MB), calibrated on {len(pictures)} pictures')
+    if a.held_out:
+        from facenb.model import CustomDetector
+        from facenb.train import results_table
+        results = held_out_comparison({'custom-single (one face, two looks)': CustomDetector(),
+                                       'custom, PyTorch float32': MultiFaceDetector(engine='torch'),
+                                       'custom, int8': MultiFaceDetector(engine='int8', int8=path)})
+        print(results_table(results))
 
 # %% ../nbs/04a_train_multiface.ipynb #5d01ca04
 if __name__ == '__main__' and Path(sys.argv[0]).name == 'train_multiface.py': main()  # `python -m facenb.train_multiface ...`

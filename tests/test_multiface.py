@@ -8,9 +8,10 @@ from facenb.data import list_scenes, split_by_key
 GROUPS = {'misc/two_people.jpg': 2, 'queries/kit_with_rose.jpg': 2, 'queries/obama_and_biden.jpg': 3, 'misc/multiface.jpg': 6}
 
 
-# Known false faces of the shipped weights: none since the second run (the first run's weights boxed Obama's hand, crossed
-# arms, on two_people.jpg at 0.93). A photo that gains one is named here with its count, and said in the README.
-KNOWN_EXTRA: dict[str, int] = {}
+# Known false faces of the shipped detector, named here with their count and said in the README. Since photos are looked
+# at in 1024 pixels (1 Dec 2026): the dial of the wristwatch on Obama's crossed arms in two_people.jpg (25 px, 0.82 in
+# int8, 0.79 in float32, threshold 0.8). At 640 px there was none; the first run's weights boxed Obama's hand at 0.93.
+KNOWN_EXTRA: dict[str, int] = {'misc/two_people.jpg': 1}
 
 
 @pytest.mark.parametrize('photo,people', GROUPS.items(), ids=list(GROUPS))

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..formats import TFLiteModel, cache_dir, npm_file, read_tflite, sha256
+from ..formats import TFLiteModel, cache_dir, export_onnx, npm_file, onnx_session, read_tflite, sha256
 
 # %% auto #0
 __all__ = ['SOURCE_PACKAGE', 'SOURCE_MEMBER', 'SOURCE_SHA256', 'INPUT_SIZE', 'EMBEDDING_DIM', 'ARCFACE_TEMPLATE', 'CONFIG_KEYS',
@@ -245,31 +245,15 @@ def onnx_path(weights: Path | None = None,  # weights written by `save_weights`;
     weights = Path(weights or shipped_weights())
     path = Path(cache or cache_dir()) / f'mobilefacenet-{sha256(weights)[:16]}.onnx'
     if path.is_file(): return path
-    model = load_mobilefacenet(weights)
-    buf = io.BytesIO()
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        torch.onnx.export(model, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), buf, input_names=['input'],
-                          output_names=['embedding'], dynamic_axes={'input': {0: 'n'}, 'embedding': {0: 'n'}},
-                          opset_version=17, dynamo=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    return export_onnx(load_mobilefacenet(weights), torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), path, ['input'], ['embedding'],
+                       {'input': {0: 'n'}, 'embedding': {0: 'n'}})
 
 class OnnxMobileFaceNet:
     "MobileFaceNet served by ONNX Runtime on an export of the module (measured, not used): standardised in, raw (N, 192) out."
     def __init__(self, weights: Path | None = None,  # weights written by `save_weights`; None: `shipped_weights()`
                  threads: int | None = None,  # intra-op threads; None: $OMP_NUM_THREADS, else ONNX Runtime's default
                 ):
-        import onnxruntime as ort
-        opts = ort.SessionOptions()
-        threads = threads or int(os.environ.get('OMP_NUM_THREADS', 0) or 0)
-        if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(onnx_path(weights)), opts, providers=['CPUExecutionProvider'])
+        self.session = onnx_session(onnx_path(weights), threads)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {'input': np.ascontiguousarray(x, np.float32)})[0]

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03a_multiface.ipynb #2f3a3dd0
 from __future__ import annotations
-import hashlib, math
+import hashlib, importlib.util, math
 from pathlib import Path
 
 import cv2
@@ -16,11 +16,13 @@ import torchvision
 
 from ..core import Face, load_image
 from ..detect import Detector
+from ..formats import cache_dir, export_onnx, onnx_session, sha256
 from ..model import make_backbone, save_model, load_model
 
 # %% auto #0
-__all__ = ['TAPS', 'LEVEL_RANGES', 'save_multiface', 'conv_dw', 'centres', 'MultiFaceModel', 'model_size', 'forward_ms',
-           'locations', 'assign', 'decode', 'load_multiface', 'multiface_weights', 'for_inference', 'MultiFaceDetector']
+__all__ = ['TAPS', 'LEVEL_RANGES', 'save_multiface', 'BODY', 'conv_dw', 'centres', 'MultiFaceModel', 'model_size', 'forward_ms',
+           'locations', 'assign', 'decode', 'load_multiface', 'multiface_weights', 'for_inference', 'multiface_onnx',
+           'int8_weights', 'quantize_multiface', 'OnnxNet', 'MultiFaceDetector']
 
 # %% ../../nbs/03a_multiface.ipynb #e5d2f015
 TAPS = {  # backbone -> (index in `features` of the last block of the stride 8, 16 and 32 stages; their channels)
@@ -178,6 +180,61 @@ def for_inference(model: MultiFaceModel) -> MultiFaceModel:
                     mod[i], mod[i + 1] = fuse_conv_bn_eval(mod[i], mod[i + 1]), nn.Identity()
     return net.to(memory_format=torch.channels_last)
 
+# %% ../../nbs/03a_multiface.ipynb #83c3c6e5
+BODY = ('/features', '/lateral', '/smooth', '/head')  # ONNX node-name prefixes of the convolutional body: the nodes quantised to int8
+
+def multiface_onnx(weights: str | Path | None = None,  # a file of `save_multiface`; None: the shipped detector
+                   cache: Path | None = None,  # folder for the export; None: `facenb.formats.cache_dir()`
+                  ) -> Path:
+    "A float32 ONNX export of the inference form of the detector in `weights`, for inputs of any size: cached, or made now."
+    weights = Path(weights or multiface_weights())
+    path = Path(cache or cache_dir()) / f'multiface-{sha256(weights)[:16]}.onnx'
+    if path.is_file(): return path
+    return export_onnx(for_inference(load_multiface(weights)), torch.zeros(1, 3, 64, 64), path, ['x'], ['logits', 'boxes'],
+                       {'x': {2: 'h', 3: 'w'}, 'logits': {1: 'locations'}, 'boxes': {1: 'locations'}})
+
+def int8_weights() -> Path:
+    "Where the int8 model of the shipped detector lives (`facenb/weights/multiface_detector.int8.onnx`)."
+    return multiface_weights().with_suffix('.int8.onnx')
+
+def quantize_multiface(weights: str | Path | None,  # a file of `save_multiface`; None: the shipped detector
+                       pictures: list[np.ndarray],  # calibration pictures, RGB uint8, sides multiples of 32
+                       out: str | Path,  # the int8 ONNX file to write
+                      ) -> Path:
+    "An int8 ONNX model of the detector in `weights`: the body's convolutions in int8, calibrated on `pictures`; output convolutions and box decoding in float32."
+    import tempfile
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    weights = Path(weights or multiface_weights())
+    class Calibration(CalibrationDataReader):
+        def __init__(self): self.pictures = iter(pictures)
+        def get_next(self):
+            p = next(self.pictures, None)
+            return None if p is None else {'x': np.ascontiguousarray(p.transpose(2, 0, 1))[None].astype(np.float32) / 255}
+    with tempfile.TemporaryDirectory() as d:
+        pre, q = Path(d)/'pre.onnx', Path(d)/'int8.onnx'
+        quant_pre_process(str(multiface_onnx(weights, cache=Path(d))), str(pre), skip_symbolic_shape=True)
+        body = [n.name for n in onnx.load(pre).graph.node if n.name.startswith(BODY)]
+        quantize_static(str(pre), str(q), Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_quantize=body)
+        model = onnx.load(q)
+        onnx.helper.set_model_props(model, {'facenb_weights_sha256': sha256(weights), 'calibration_pictures': str(len(pictures))})
+        out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(model, out)
+    return out
+
+class OnnxNet:
+    "A detector network served by ONNX Runtime, called like the PyTorch one: a (1, 3, H, W) tensor in, logits and boxes out."
+    def __init__(self, path: str | Path,  # an ONNX file of `multiface_onnx` or `quantize_multiface`
+                 threads: int | None = None):  # intra-op threads (None: $OMP_NUM_THREADS, else ONNX Runtime's default)
+        self.path, self.session = Path(path), onnx_session(path, threads)
+        self.weights_sha256 = self.session.get_modelmeta().custom_metadata_map.get('facenb_weights_sha256')  # int8 files only
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, boxes = self.session.run(None, {'x': np.ascontiguousarray(x.numpy(), np.float32)})
+        return torch.from_numpy(logits), torch.from_numpy(boxes)
+
 # %% ../../nbs/03a_multiface.ipynb #add7e75a
 class MultiFaceDetector(Detector):
     "The custom multi-face MobileNetV2 detector: every face at least `threshold` sure; boxes only, no landmarks."
@@ -185,12 +242,14 @@ class MultiFaceDetector(Detector):
 
     def __init__(self, weights: str | Path | MultiFaceModel | None = None,  # file (default: shipped) or a model
                  threshold: float | None = None,  # report faces at least this sure (None: the one recorded with the weights, else 0.5)
-                 max_side: int = 640,  # photos larger than this on their long side are shrunk to it
+                 max_side: int = 1024,  # photos larger than this on their long side are shrunk to it
                  coarse: float | None = 0.4,  # second look at this share of the first look's size, for large faces (None: one look)
                  big: float = 160,  # first look: faces above this many input pixels are left to the second
                  small: float = 48,  # second look: faces below this many input pixels are left to the first
                  iou_threshold: float = 0.4,  # NMS overlap
-                 threads: int | None = None):  # torch threads while detecting (None: leave as is)
+                 threads: int | None = None,  # threads while detecting (None: torch's setting)
+                 engine: str = 'auto',  # 'int8', 'onnx' (ONNX Runtime float32), 'torch'; 'auto': 'int8' if its file was made from these weights, else 'torch'
+                 int8: str | Path | None = None):  # the int8 model (None: `int8_weights()`)
         if isinstance(weights, MultiFaceModel): self.model, self.weights_id = weights.eval(), 'in-memory'
         else:
             path = Path(weights) if weights is not None else multiface_weights()
@@ -198,10 +257,26 @@ class MultiFaceDetector(Detector):
                 raise FileNotFoundError(f'{path}: multi-face detector weights not found; train them with '
                                         '`python -m facenb.train_multiface --ship` or pass weights=')
             self.model, self.weights_id = load_multiface(path), hashlib.sha1(path.read_bytes()).hexdigest()[:12]
-        self.net = for_inference(self.model)
+        self.engine, self.net = self._engine(engine, None if isinstance(weights, MultiFaceModel) else path, int8, threads)
         if threshold is None: threshold = getattr(self.model, 'meta', {}).get('threshold', 0.5)
         self.threshold, self.max_side, self.coarse, self.big, self.small = threshold, max_side, coarse, big, small
         self.iou_threshold, self.threads = iou_threshold, threads
+
+    def _engine(self, engine: str, path: Path | None, int8: str | Path | None, threads: int | None) -> tuple[str, object]:
+        "The engine that will run, and its network."
+        if engine not in ('auto', 'int8', 'onnx', 'torch'): raise ValueError(f"engine must be 'auto', 'int8', 'onnx' or 'torch', not {engine!r}")
+        threads = threads or torch.get_num_threads()
+        if engine in ('auto', 'int8'):
+            f = Path(int8) if int8 else int8_weights()
+            net = OnnxNet(f, threads) if path is not None and f.is_file() and importlib.util.find_spec('onnxruntime') else None
+            if net is not None and net.weights_sha256 == sha256(path): return 'int8', net
+            if engine == 'int8':
+                raise FileNotFoundError(f'{f}: no int8 model of {path or "in-memory weights"} (or no onnxruntime); '
+                                        'make one with `python -m facenb.train_multiface --quantize`')
+        elif engine == 'onnx':
+            if path is None: raise ValueError("engine='onnx' needs the weights as a file")
+            return 'onnx', OnnxNet(multiface_onnx(path), threads)
+        return 'torch', for_inference(self.model)
 
     def _input(self, image: np.ndarray, side: float | None = None) -> tuple[torch.Tensor, float]:
         "The photo shrunk to `side` (default `max_side`) on its long side if larger, padded to a multiple of 32, as a (1, 3, H, W) tensor; and the scale."
@@ -224,8 +299,9 @@ class MultiFaceDetector(Detector):
         if self.threads: torch.set_num_threads(self.threads)
         try:
             boxes, scores, s = self._look(image, self.max_side)
-            if self.coarse and min(1.0, self.coarse * self.max_side / max(image.shape[:2])) < s:
-                cb, cs, c = self._look(image, self.coarse * self.max_side)
+            first = s * max(image.shape[:2])  # the first look's long side
+            if self.coarse and first > 256:
+                cb, cs, c = self._look(image, self.coarse * first)
                 side = lambda b: torch.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
                 fine, large = side(boxes) * s <= self.big, side(cb) * c >= self.small
                 boxes, scores, cb, cs = boxes[fine], scores[fine], cb[large], cs[large]

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03a_multiface.ipynb #2f3a3dd0
 from __future__ import annotations
-import hashlib, importlib.util, math
+import importlib.util, math
 from pathlib import Path
 
 import cv2
@@ -216,6 +216,7 @@ def quantize_multiface(weights: str | Path | None,  # a file of `save_multiface`
         pre, q = Path(d)/'pre.onnx', Path(d)/'int8.onnx'
         quant_pre_process(str(multiface_onnx(weights, cache=Path(d))), str(pre), skip_symbolic_shape=True)
         body = [n.name for n in onnx.load(pre).graph.node if n.name.startswith(BODY)]
+        if not body: raise RuntimeError(f'no ONNX node is named like the body {BODY}: the exporter names nodes otherwise')
         quantize_static(str(pre), str(q), Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_quantize=body)
         model = onnx.load(q)
@@ -250,26 +251,29 @@ class MultiFaceDetector(Detector):
                  threads: int | None = None,  # threads while detecting (None: torch's setting)
                  engine: str = 'auto',  # 'int8', 'onnx' (ONNX Runtime float32), 'torch'; 'auto': 'int8' if its file was made from these weights, else 'torch'
                  int8: str | Path | None = None):  # the int8 model (None: `int8_weights()`)
+        path = digest = None
         if isinstance(weights, MultiFaceModel): self.model, self.weights_id = weights.eval(), 'in-memory'
         else:
             path = Path(weights) if weights is not None else multiface_weights()
             if not path.exists():
                 raise FileNotFoundError(f'{path}: multi-face detector weights not found; train them with '
                                         '`python -m facenb.train_multiface --ship` or pass weights=')
-            self.model, self.weights_id = load_multiface(path), hashlib.sha1(path.read_bytes()).hexdigest()[:12]
-        self.engine, self.net = self._engine(engine, None if isinstance(weights, MultiFaceModel) else path, int8, threads)
+            digest = sha256(path)
+            self.model, self.weights_id = load_multiface(path), digest[:12]
+        self.engine, self.net = self._engine(engine, path, digest, int8, threads)
         if threshold is None: threshold = getattr(self.model, 'meta', {}).get('threshold', 0.5)
         self.threshold, self.max_side, self.coarse, self.big, self.small = threshold, max_side, coarse, big, small
         self.iou_threshold, self.threads = iou_threshold, threads
 
-    def _engine(self, engine: str, path: Path | None, int8: str | Path | None, threads: int | None) -> tuple[str, object]:
+    def _engine(self, engine: str, path: Path | None, digest: str | None,  # the weights file and its SHA-256 (None: in memory)
+                int8: str | Path | None, threads: int | None) -> tuple[str, object]:
         "The engine that will run, and its network."
         if engine not in ('auto', 'int8', 'onnx', 'torch'): raise ValueError(f"engine must be 'auto', 'int8', 'onnx' or 'torch', not {engine!r}")
         threads = threads or torch.get_num_threads()
         if engine in ('auto', 'int8'):
             f = Path(int8) if int8 else int8_weights()
             net = OnnxNet(f, threads) if path is not None and f.is_file() and importlib.util.find_spec('onnxruntime') else None
-            if net is not None and net.weights_sha256 == sha256(path): return 'int8', net
+            if net is not None and net.weights_sha256 == digest: return 'int8', net
             if engine == 'int8':
                 raise FileNotFoundError(f'{f}: no int8 model of {path or "in-memory weights"} (or no onnxruntime); '
                                         'make one with `python -m facenb.train_multiface --quantize`')

@@ -14,7 +14,7 @@ import tflite
 
 # %% auto #0
 __all__ = ['SourceNotFound', 'cache_dir', 'sha256', 'npm_file', 'TFLiteTensor', 'TFLiteOperator', 'TFLiteModel', 'read_tflite',
-           'GraphNode', 'read_graph', 'export_onnx', 'onnx_session']
+           'GraphNode', 'read_graph', 'export_onnx', 'cached_onnx', 'onnx_session']
 
 # %% ../nbs/05c_formats.ipynb #a0c5f006
 class SourceNotFound(RuntimeError):
@@ -296,6 +296,17 @@ def export_onnx(model,  # a `torch.nn.Module` in eval mode
     tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
     tmp.write_bytes(buf.getvalue()); os.replace(tmp, path)
     return path
+
+def cached_onnx(weights: Path,  # a weights file: its hash names the export
+                name: str,  # the export's name in the cache, e.g. 'mobilefacenet'
+                load,  # weights file -> the `torch.nn.Module` to export (called only when the export is missing)
+                example, input_names: list[str], output_names: list[str], dynamic_axes: dict | None = None,  # as `export_onnx`
+                cache: Path | None = None,  # folder for the export; None: `cache_dir()`
+               ) -> Path:
+    "The ONNX export of the module loaded from `weights`, kept in the cache as `NAME-HASH.onnx`: found there, or made now."
+    path = Path(cache or cache_dir()) / f'{name}-{sha256(Path(weights))[:16]}.onnx'
+    if path.is_file(): return path
+    return export_onnx(load(weights), example, path, input_names, output_names, dynamic_axes)
 
 def onnx_session(path: Path,  # an ONNX file
                  threads: int | None = None,  # intra-op threads; None: $OMP_NUM_THREADS, else ONNX Runtime's default

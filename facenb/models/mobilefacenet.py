@@ -4,14 +4,14 @@
 
 # %% ../../nbs/05b_mobilefacenet.ipynb #b05b0003
 from __future__ import annotations
-import contextlib, functools, io, os, sys, threading
+import contextlib, functools, os, sys, threading
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..formats import TFLiteModel, cache_dir, export_onnx, npm_file, onnx_session, read_tflite, sha256
+from ..formats import TFLiteModel, cached_onnx, npm_file, onnx_session, read_tflite, sha256
 
 # %% auto #0
 __all__ = ['SOURCE_PACKAGE', 'SOURCE_MEMBER', 'SOURCE_SHA256', 'INPUT_SIZE', 'EMBEDDING_DIM', 'ARCFACE_TEMPLATE', 'CONFIG_KEYS',
@@ -242,11 +242,8 @@ def onnx_path(weights: Path | None = None,  # weights written by `save_weights`;
               cache: Path | None = None,  # folder for the export; None: `facenb.formats.cache_dir()`
              ) -> Path:
     "An ONNX export of the module saved at `weights` (batch dimension dynamic): cached, or made now."
-    weights = Path(weights or shipped_weights())
-    path = Path(cache or cache_dir()) / f'mobilefacenet-{sha256(weights)[:16]}.onnx'
-    if path.is_file(): return path
-    return export_onnx(load_mobilefacenet(weights), torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), path, ['input'], ['embedding'],
-                       {'input': {0: 'n'}, 'embedding': {0: 'n'}})
+    return cached_onnx(Path(weights or shipped_weights()), 'mobilefacenet', load_mobilefacenet, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE),
+                       ['input'], ['embedding'], {'input': {0: 'n'}, 'embedding': {0: 'n'}}, cache)
 
 class OnnxMobileFaceNet:
     "MobileFaceNet served by ONNX Runtime on an export of the module (measured, not used): standardised in, raw (N, 192) out."

@@ -16,7 +16,7 @@ import torchvision
 
 from ..core import Face, load_image
 from ..detect import Detector
-from ..formats import cache_dir, export_onnx, onnx_session, sha256
+from ..formats import cached_onnx, onnx_session, sha256
 from ..model import make_backbone, save_model, load_model
 
 # %% auto #0
@@ -187,11 +187,9 @@ def multiface_onnx(weights: str | Path | None = None,  # a file of `save_multifa
                    cache: Path | None = None,  # folder for the export; None: `facenb.formats.cache_dir()`
                   ) -> Path:
     "A float32 ONNX export of the inference form of the detector in `weights`, for inputs of any size: cached, or made now."
-    weights = Path(weights or multiface_weights())
-    path = Path(cache or cache_dir()) / f'multiface-{sha256(weights)[:16]}.onnx'
-    if path.is_file(): return path
-    return export_onnx(for_inference(load_multiface(weights)), torch.zeros(1, 3, 64, 64), path, ['x'], ['logits', 'boxes'],
-                       {'x': {2: 'h', 3: 'w'}, 'logits': {1: 'locations'}, 'boxes': {1: 'locations'}})
+    return cached_onnx(Path(weights or multiface_weights()), 'multiface', lambda w: for_inference(load_multiface(w)),
+                       torch.zeros(1, 3, 64, 64), ['x'], ['logits', 'boxes'],
+                       {'x': {2: 'h', 3: 'w'}, 'logits': {1: 'locations'}, 'boxes': {1: 'locations'}}, cache)
 
 def int8_weights() -> Path:
     "Where the int8 model of the shipped detector lives (`facenb/weights/multiface_detector.int8.onnx`)."

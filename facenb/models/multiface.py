@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03a_multiface.ipynb #2f3a3dd0
 from __future__ import annotations
-import importlib.util, math
+import importlib.util, math, time
 from pathlib import Path
 
 import cv2

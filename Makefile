@@ -30,7 +30,7 @@ lock:
 # packages that differ from the lock printed, then the whole test command there. Not part of CI.
 test-latest:
 	python3 scripts/deps.py latest --venv .venv-latest
-	$(MAKE) test-notebooks test-pytest VENV=.venv-latest
+	FACENB_UNLOCKED=1 $(MAKE) test-notebooks test-pytest VENV=.venv-latest
 
 app: install
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) --server.headless true

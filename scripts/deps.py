@@ -26,10 +26,10 @@ LOCK_PYTHON = '3.11'  # the Python the locks are made for (this machine's)
 RESOLVED_KEYS = ('requirements', 'dev_requirements', 'serve_requirements', 'ray_requirements')
 
 
-def settings(key=None):
+def settings(key=None, ini=ROOT / 'settings.ini'):
     "settings.ini's requirement lists: {key: [requirement, ...]} (or one key's list)."
     cfg = configparser.ConfigParser(delimiters=['='])
-    cfg.read(ROOT / 'settings.ini', encoding='utf-8')
+    cfg.read(ini, encoding='utf-8')
     d = {k: shlex.split(cfg['DEFAULT'].get(k, '')) for k in RESOLVED_KEYS + ('weights_requirements',)}
     return d if key is None else d[key]
 
@@ -125,10 +125,10 @@ def cmd_sync(a):
     cmd_check(a)
 
 
-def problems(lock=LOCK, weights_lock=WEIGHTS_LOCK):
+def problems(ini=ROOT / 'settings.ini', lock=LOCK, weights_lock=WEIGHTS_LOCK):
     "Every disagreement between settings.ini and the lock files, one line each, naming the package."
     from packaging.requirements import Requirement
-    s, out = settings(), []
+    s, out = settings(ini=ini), []
     for path, keys in [(lock, RESOLVED_KEYS), (weights_lock, ('weights_requirements',))]:
         pins = locked(path)
         wanted = {}

@@ -176,7 +176,7 @@ def cmd_latest(a):
         if m: have[norm(m.group(1))] = m.group(2)
     pins = {**locked(LOCK), **locked(WEIGHTS_LOCK)}
     diff = [(n, pins.get(n, '-'), have.get(n, '-')) for n in sorted(set(pins) | set(have))
-            if pins.get(n) != have.get(n) and n != 'facenb']
+            if pins.get(n) != have.get(n) and n not in ('facenb', 'pip')]
     print(f'{len(diff)} packages differ from the lock (lock -> newest allowed):')
     for n, old, new in diff: print(f'  {n:32} {old:>14} -> {new}')
 

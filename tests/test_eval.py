@@ -1,6 +1,11 @@
-"`facenb eval lfw` and `facenb eval wider` through the command line, on small subsets of the shared data."
+"`facenb eval lfw` and `facenb eval wider` through the command line, and the evaluation caches, on small subsets of the shared data."
 import json
+import numpy as np
 import pytest
+
+from facenb.core import Face, load_image
+from facenb.detect import Detector, get_detector
+from facenb.eval import central_faces, default_embedder, facenb_embed_fn
 
 from conftest import facenb
 
@@ -54,3 +59,41 @@ def test_eval_lfw_bad_input(case, lfw, tmp_path):
     args = {'missing root': (tmp_path / 'nowhere', lfw / 'pairs.txt'), 'bad pairs': (lfw, bad)}[case]
     r = facenb('eval', 'lfw', *args, '--quiet')
     assert r.returncode == 1 and r.stderr.startswith('facenb: error:') and len(r.stderr.strip().splitlines()) == 1, r
+
+
+class MovedPoints(Detector):
+    "MTCNN's boxes with the five landmarks moved `dx` pixels right: another landmark stage behind the same boxes."
+    name, gives_landmarks, threshold = 'mtcnn-moved-points', True, 0.95
+    def __init__(self, dx: float): self.dx, self.base = dx, get_detector('mtcnn', threshold=0.0)
+    def detect(self, image):
+        return [Face(f.box, f.probability, None if f.landmarks is None else tuple((x + self.dx, y) for x, y in f.landmarks))
+                for f in self.base.detect(image)]
+
+
+def test_embedding_cache_keys_landmarks(lfw, tmp_path, monkeypatch):
+    "Two detectors with equal boxes and other landmarks get their own embeddings; a second run of one is answered by the cache."
+    monkeypatch.setenv('FACENB_CACHE', str(tmp_path))   # a cold cache of this test's own
+    photos = sorted(lfw.rglob('*.jpg'))[:4]
+    emb = default_embedder()
+    assert emb.align_mode == 'similarity'   # the default model aligns on the landmarks
+    embedded = []
+    real_embed_crops = emb.embed_crops
+    def counting(crops): embedded.append(len(crops)); return real_embed_crops(crops)
+    monkeypatch.setattr(emb, 'embed_crops', counting)
+    plain, moved = MovedPoints(0), MovedPoints(4)
+    faces = {d.dx: central_faces(photos, d, 0.95) for d in (plain, moved)}
+    assert all(a is not None for a in faces[0])
+    assert [f.box for f in faces[0]] == [f.box for f in faces[4]]   # equal boxes
+    assert [f.landmarks for f in faces[0]] != [f.landmarks for f in faces[4]]   # other landmarks
+    truth = {dx: np.concatenate([real_embed_crops(np.stack([emb.align(load_image(p), f)])) for p, f in zip(photos, fs)])
+             for dx, fs in faces.items()}
+    assert np.abs(truth[0] - truth[4]).max() > 1e-2   # the moved points do change the embeddings
+    e_plain, fell = facenb_embed_fn(plain, emb)(photos)
+    assert not fell.any() and sum(embedded) == len(photos)
+    e_moved, _ = facenb_embed_fn(moved, emb)(photos)
+    np.testing.assert_allclose(e_plain, truth[0], atol=1e-4)
+    np.testing.assert_allclose(e_moved, truth[4], atol=1e-4)   # not the plain detector's embeddings
+    assert sum(embedded) == 2 * len(photos)   # the moved points were embedded, not taken from the cache
+    again, _ = facenb_embed_fn(moved, emb)(photos)
+    assert sum(embedded) == 2 * len(photos)   # the second run of the same detector: every embedding from the cache
+    np.testing.assert_array_equal(again, e_moved)

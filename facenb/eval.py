@@ -282,7 +282,7 @@ def detections(paths: list[Path],  # photos
             im = load_image(p)
             t = time.perf_counter(); faces = detector.detect(im); t = time.perf_counter() - t
             cache[k] = (faces, t)
-            if i % save_every == save_every - 1: cache.save()
+            if len(cache.new) >= save_every: cache.save()
         out.append(cache[k])
     cache.save()
     return [f for f, _ in out], [t for _, t in out]

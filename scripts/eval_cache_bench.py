@@ -99,7 +99,7 @@ def main():
     records = [(faces, t) for faces, t in real.data.values()]
     size = sum(len(pickle.dumps(r)) for r in records) / len(records)
     k = max(1, round(a.record_bytes / size)) if a.record_bytes else 1
-    records = [(faces * k, t) for faces, t in records]
+    records = [([f for _ in range(k) for f in pickle.loads(pickle.dumps(faces))], t) for faces, t in records]  # copies, not references
     size = sum(len(pickle.dumps(r)) for r in records) / len(records)
     values.write_bytes(pickle.dumps([pickle.dumps(r) for r in records]))
     print(f'| detection cache, {a.photos:,} photos of {size / 1e3:.1f} kB, saved every 200 | before | after | after / before |')

@@ -1,11 +1,11 @@
 "`facenb eval lfw` and `facenb eval wider` through the command line, and the evaluation caches, on small subsets of the shared data."
-import json
+import json, os, pickle, signal
 import numpy as np
 import pytest
 
 from facenb.core import Face, load_image
 from facenb.detect import Detector, get_detector
-from facenb.eval import central_faces, default_embedder, facenb_embed_fn
+from facenb.eval import ResultCache, central_faces, default_embedder, facenb_embed_fn
 
 from conftest import facenb
 
@@ -97,3 +97,35 @@ def test_embedding_cache_keys_landmarks(lfw, tmp_path, monkeypatch):
     again, _ = facenb_embed_fn(moved, emb)(photos)
     assert sum(embedded) == 2 * len(photos)   # the second run of the same detector: every embedding from the cache
     np.testing.assert_array_equal(again, e_moved)
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
+def test_cache_killed_mid_write(tmp_path, monkeypatch):
+    "Runs killed (SIGKILL) in the middle of writing a record leave a cache whose entries read back are exactly those saved whole."
+    import facenb.eval
+    value = lambda i: np.full(1000, i, np.int32)
+    class Torn:
+        "A file that writes the first `cut` bytes of a record, then kills its process."
+        def __init__(self, f, cut): self.f, self.cut = f, cut
+        def __enter__(self): return self
+        def __exit__(self, *a): self.f.close()
+        def __getattr__(self, k): return getattr(self.f, k)
+        def write(self, b): self.f.write(b[:self.cut]); self.f.flush(); os.kill(os.getpid(), signal.SIGKILL)
+    frame = 8 + len(pickle.dumps({'torn': value(-1)}, protocol=pickle.HIGHEST_PROTOCOL))
+    cuts = [0, 3, 8, 9, 100, frame // 2, frame - 1]   # before it, inside the length and checksum, inside the pickle, one byte short
+    for run, cut in enumerate(cuts):
+        pid = os.fork()
+        if pid == 0:   # a run that saves two entries, then is killed while it writes the third
+            try:
+                c = ResultCache('killed', {'test': 1}, folder=tmp_path)
+                for i in range(len(c), len(c) + 2): c[f'k{i}'] = value(i); c.save()
+                real_open = open
+                monkeypatch.setattr(facenb.eval, 'open', lambda *a: Torn(real_open(*a), cut), raising=False)
+                c['torn'] = value(-1); c.save()
+            finally: os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        c = ResultCache('killed', {'test': 1}, folder=tmp_path)
+        assert c.path.stat().st_size == c.end + cut   # the torn record is on disk ...
+        assert set(c.data) == {f'k{i}' for i in range(2 * run + 2)}   # ... not read, and each run's first save cut the one before off
+        assert all(np.array_equal(c[f'k{i}'], value(i)) for i in range(len(c)))

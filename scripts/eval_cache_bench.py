@@ -18,16 +18,18 @@ import pickle, sys, time
 from pathlib import Path
 from facenb.eval import ResultCache
 values, n, folder = pickle.loads(Path(sys.argv[1]).read_bytes()), int(sys.argv[2]), Path(sys.argv[3])
-t0 = time.perf_counter()
+spent = [0.0, 0.0]  # wall and CPU seconds inside save()
+def save(c):
+    t, p = time.perf_counter(), time.process_time(); c.save()
+    spent[0] += time.perf_counter() - t; spent[1] += time.process_time() - p
 c = ResultCache('detections', {'bench': 1}, folder=folder)
 for i in range(n):
     c[f'photo{i}'] = pickle.loads(values[i % len(values)])  # a record of its own, as a real run makes
-    if i % 200 == 199: c.save()
-c.save()
-t1 = time.perf_counter()
+    if i % 200 == 199: save(c)
+save(c)
+t, p = time.perf_counter(), time.process_time()
 assert len(ResultCache('detections', {'bench': 1}, folder=folder)) == n
-t2 = time.perf_counter()
-print(t1 - t0, t2 - t1, sum(f.stat().st_size for f in folder.iterdir()))
+print(*spent, time.perf_counter() - t, time.process_time() - p, sum(f.stat().st_size for f in folder.iterdir()))
 '''
 
 
@@ -59,7 +61,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--before', required=True, help='the commit to compare with, e.g. the parent of the first #24 commit')
     ap.add_argument('--after', default='HEAD', help='the commit measured against it')
-    ap.add_argument('--rounds', type=int, default=2, help='cold + warm runs per tree (the median is reported)')
+    ap.add_argument('--rounds', type=int, default=2, help='cold + warm runs per tree (the median is reported); 0: only the cache writes')
     ap.add_argument('--photos', type=int, default=13233, help='photos in the cache-write run (LFW has 13,233)')
     ap.add_argument('--record-bytes', type=int, default=14_400, help="bytes per photo in the cache-write run (0: MTCNN's own records)")
     ap.add_argument('--pairs-per-fold', type=int, default=None, help='a quick check of this script: only N pairs of each kind per fold')
@@ -80,6 +82,15 @@ def main():
                 figures.setdefault(name, d)
                 print(f'round {r} {name:6} {kind}: {wall:6.1f} s wall, {cpu:6.1f} s CPU', file=sys.stderr, flush=True)
             sizes[name] = cache_bytes(cache)
+    if not a.rounds:  # only the cache-write part: real records from a small run
+        caches['after'] = tmp / 'cache-records'
+        timed(trees['after'], args[:4] + ['--json', '--quiet', '--pairs-per-fold', '3'], caches['after'])
+    else: write_table(times, sizes, figures)
+    write_costs(a, tmp, trees, caches)
+    shutil.rmtree(tmp)
+
+
+def write_table(times, sizes, figures):
     keys = ('accuracy', 'auc', 'tar_at_far_1e-3', 'fallbacks')
     print(f'load average at the end: {os.getloadavg()[0]:.1f}')
     print('| `facenb eval lfw`, full sample | before: wall s | after: wall s | after / before | before: CPU s | after: CPU s | after / before |')
@@ -89,7 +100,11 @@ def main():
         print(f'| {kind} cache | {bw:.1f} | {aw:.1f} | {aw / bw:.2f} | {bc:.1f} | {ac:.1f} | {ac / bc:.2f} |')
     print(f'cache files: before {sizes["before"] / 1e6:.2f} MB, after {sizes["after"] / 1e6:.2f} MB')
     print('figures before:', {k: figures['before'][k] for k in keys}, 'after:', {k: figures['after'][k] for k in keys})
-    # the caches' own cost at LFW's size: the real detection records of this run, cycled over `--photos` entries
+
+
+def write_costs(a, tmp, trees, caches):
+    "The caches' own cost at LFW's size: the real detection records of a run, cycled over `--photos` entries."
+    print(f'load average now: {os.getloadavg()[0]:.1f}')
     sys.path.insert(0, str(REPO))
     from facenb.eval import ResultCache
     log = next((caches['after'] / 'eval').glob('detections-*'))
@@ -110,11 +125,11 @@ def main():
         out = subprocess.run([sys.executable, '-c', WRITES, str(values), str(a.photos), str(folder)], env={**os.environ, 'PYTHONPATH': str(tree)},
                              capture_output=True, text=True, check=True).stdout.split()
         res[name] = [float(x) for x in out]
-    for i, label in enumerate(('seconds writing', 'seconds reading it back', 'MB on disk')):
+    for i, label in enumerate(('seconds in save(), wall', 'seconds in save(), CPU', 'seconds reading it back, wall',
+                               'seconds reading it back, CPU', 'MB on disk')):
         b, af = res['before'][i], res['after'][i]
-        if i == 2: b, af = b / 1e6, af / 1e6
+        if i == 4: b, af = b / 1e6, af / 1e6
         print(f'| {label} | {b:.2f} | {af:.2f} | {af / b:.2f} |')
-    shutil.rmtree(tmp)
 
 
 if __name__ == '__main__':

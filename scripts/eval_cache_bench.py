@@ -17,6 +17,7 @@ WRITES = r'''
 import pickle, sys, time
 from pathlib import Path
 from facenb.eval import ResultCache
+print(sys.modules['facenb.eval'].__file__, file=sys.stderr)
 values, n, folder = pickle.loads(Path(sys.argv[1]).read_bytes()), int(sys.argv[2]), Path(sys.argv[3])
 spent = [0.0, 0.0]  # wall and CPU seconds inside save()
 def save(c):
@@ -122,9 +123,10 @@ def write_costs(a, tmp, trees, caches):
     res = {}
     for name, tree in trees.items():
         folder = tmp / f'writes-{name}'; folder.mkdir()
-        out = subprocess.run([sys.executable, '-c', WRITES, str(values), str(a.photos), str(folder)], env={**os.environ, 'PYTHONPATH': str(tree)},
-                             capture_output=True, text=True, check=True).stdout.split()
-        res[name] = [float(x) for x in out]
+        out = subprocess.run([sys.executable, '-c', WRITES, str(values), str(a.photos), str(folder)], env={**os.environ, 'PYTHONPATH': str(tree)}, cwd=tree,
+                             capture_output=True, text=True, check=True)
+        res[name] = [float(x) for x in out.stdout.split()]
+        print(f'{name}: {out.stderr.strip()}', file=sys.stderr)
     for i, label in enumerate(('seconds in save(), wall', 'seconds in save(), CPU', 'seconds reading it back, wall',
                                'seconds reading it back, CPU', 'MB on disk')):
         b, af = res['before'][i], res['after'][i]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_eval.ipynb #f12f7bbe
 from __future__ import annotations
-import argparse, hashlib, json, os, pickle, sys, time
+import argparse, hashlib, json, os, pickle, struct, sys, time, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,15 +16,15 @@ from .embed import cache_dir, ALIGN_MODES
 from .store import Gallery, GalleryError
 
 # %% auto #0
-__all__ = ['CENTRE_BOX', 'WIDER_COLUMNS', 'WIDER_SETTINGS', 'WIDER_SIZE_BANDS', 'MIN_GENUINE_PAIRS', 'MAX_CALIBRATION_FACES',
-           'Pair', 'lfw_path', 'read_pairs', 'subset_pairs', 'accuracy', 'best_threshold', 'kfold_accuracy',
-           'roc_curve', 'roc_auc', 'threshold_at_far', 'tar_at_far', 'rates', 'centre_face', 'central_face', 'file_key',
-           'ResultCache', 'detector_settings', 'embedder_settings', 'progress_bar', 'detections', 'default_embedder',
-           'face_embeddings', 'permissive_detector', 'VerificationResult', 'pair_embeddings', 'central_faces',
-           'facenb_embed_fn', 'evaluate_lfw', 'facenet_pytorch_embed_fn', 'read_wider_gt', 'read_wider_mat',
-           'box_overlaps', 'image_eval', 'image_pr_info', 'voc_ap', 'wider_pr', 'recall_by_size', 'DetectionResult',
-           'evaluate_wider', 'identity_pairs', 'calibrate', 'calibrate_gallery', 'cmd_eval_lfw', 'cmd_eval_wider',
-           'add_eval_parser']
+__all__ = ['CENTRE_BOX', 'CACHE_VERSION', 'WIDER_COLUMNS', 'WIDER_SETTINGS', 'WIDER_SIZE_BANDS', 'MIN_GENUINE_PAIRS',
+           'MAX_CALIBRATION_FACES', 'Pair', 'lfw_path', 'read_pairs', 'subset_pairs', 'accuracy', 'best_threshold',
+           'kfold_accuracy', 'roc_curve', 'roc_auc', 'threshold_at_far', 'tar_at_far', 'rates', 'centre_face',
+           'central_face', 'file_key', 'ResultCache', 'detector_settings', 'embedder_settings', 'crop_key',
+           'progress_bar', 'detections', 'default_embedder', 'face_embeddings', 'permissive_detector',
+           'VerificationResult', 'pair_embeddings', 'central_faces', 'facenb_embed_fn', 'evaluate_lfw',
+           'facenet_pytorch_embed_fn', 'read_wider_gt', 'read_wider_mat', 'box_overlaps', 'image_eval', 'image_pr_info',
+           'voc_ap', 'wider_pr', 'recall_by_size', 'DetectionResult', 'evaluate_wider', 'identity_pairs', 'calibrate',
+           'calibrate_gallery', 'cmd_eval_lfw', 'cmd_eval_wider', 'add_eval_parser']
 
 # %% ../nbs/10_eval.ipynb #49c4d3a0
 @dataclass(frozen=True)
@@ -176,28 +176,55 @@ def file_key(path: str | Path) -> str:
     "SHA-1 of a file's bytes: the same photo gets the same cache entries wherever it lies."
     return _hash(Path(path).read_bytes())
 
+CACHE_VERSION = 2  # the layout of the cache files and of the embedding keys: a new version starts new files
+
 class ResultCache:
-    "A dict kept in one pickle file under `cache_dir()/eval`, for detections or embeddings made with one set of settings."
+    "A dict kept in an append-only file under `cache_dir()/eval`, for detections or embeddings made with one set of settings."
     def __init__(self, kind: str,  # 'detections' or 'embeddings'
                  settings: dict,  # everything that changes the results: model, detector options, alignment ...
                  folder: Path | None = None,  # default: `cache_dir() / 'eval'`
                 ):
         self.settings = settings
-        self.path = Path(folder or cache_dir() / 'eval') / f'{kind}-{_hash(settings)[:16]}.pkl'
-        try: self.data = pickle.loads(self.path.read_bytes()) if self.path.is_file() else {}
-        except Exception: self.data = {}  # unreadable cache: start again
-        self.dirty = False
+        self.path = Path(folder or cache_dir() / 'eval') / f'{kind}-v{CACHE_VERSION}-{_hash(settings)[:16]}.log'
+        self.data, self.new = {}, {}
+        try: blob = self.path.read_bytes()
+        except FileNotFoundError: blob = b''
+        self.end = self._read(blob)  # the length of the file's intact records
+    def _read(self, blob: bytes) -> int:
+        "Take in the intact records at the start of `blob`; their length in bytes (a torn or damaged tail is left out)."
+        at = 0
+        while at + 8 <= len(blob):
+            n, crc = struct.unpack_from('<II', blob, at)
+            body = blob[at + 8:at + 8 + n]
+            if len(body) < n or zlib.crc32(body) != crc: break
+            try: self.data.update(pickle.loads(body))
+            except Exception: break
+            at += 8 + n
+        return at
     def __contains__(self, k): return k in self.data
     def __getitem__(self, k): return self.data[k]
-    def __setitem__(self, k, v): self.data[k] = v; self.dirty = True
+    def __setitem__(self, k, v): self.data[k] = self.new[k] = v
     def __len__(self): return len(self.data)
     def save(self):
-        "Write the cache atomically (a crash mid-write leaves the old one)."
-        if not self.dirty: return
+        "Append the entries added since the last save as one checksummed record; a run killed mid-write leaves a tail the next one drops."
+        if not self.new: return
+        body = pickle.dumps(self.new, protocol=pickle.HIGHEST_PROTOCOL)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f'{self.path.name}.{os.getpid()}.tmp')
-        tmp.write_bytes(pickle.dumps(self.data, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, self.path); self.dirty = False
+        with open(self.path, 'a+b') as f:
+            _lock(f)
+            size = f.seek(0, os.SEEK_END)
+            if size > self.end:  # records another process appended, or the torn tail of a killed run
+                f.seek(self.end); good = self.end + self._read(f.read())
+                if good < size: f.truncate(good)
+            f.write(struct.pack('<II', len(body), zlib.crc32(body)) + body); f.flush()
+            self.end = f.tell()
+        self.new = {}
+
+def _lock(f):
+    "Hold an exclusive lock on the open file `f` until it is closed (where the system has `fcntl`)."
+    try: import fcntl
+    except ImportError: return
+    fcntl.flock(f, fcntl.LOCK_EX)
 
 def detector_settings(det: Detector) -> dict:
     "The options of a detector that change what it finds, for cache keys."
@@ -212,13 +239,23 @@ def _probe() -> tuple[np.ndarray, list[Face]]:
     box, points = (20.0, 25.0, 80.0, 100.0), ((38.0, 55.0), (62.0, 55.0), (50.0, 70.0), (40.0, 85.0), (60.0, 85.0))
     return image, [Face(box, 1.0, points), Face(box, 1.0, None)]
 
+def _align_mode(emb) -> str | None:
+    return next((getattr(emb, a) for a in ('align_mode', 'mode') if isinstance(getattr(emb, a, None), str)), None)
+
 def embedder_settings(emb) -> dict:
-    "What makes an embedder's embeddings what they are, for cache keys: weights, flip, and the crops it cuts from a fixed probe."
+    "What makes an embedder's embeddings what they are, for cache keys: weights, alignment, crop size, flip, and the crops it cuts from a fixed probe."
     image, faces = _probe()
     crops = b''.join(np.ascontiguousarray(emb.align(image, f)).tobytes() for f in faces)
-    mode = next((getattr(emb, a) for a in ('align_mode', 'mode') if isinstance(getattr(emb, a, None), str)), None)
-    return {'model': getattr(emb, 'weights_name', emb.model_name), 'align': mode, 'flip': bool(getattr(emb, 'flip', False)),
-            'crops': _hash(crops)[:12]}
+    return {'model': getattr(emb, 'weights_name', emb.model_name), 'align': _align_mode(emb), 'size': getattr(emb, 'size', None),
+            'flip': bool(getattr(emb, 'flip', False)), 'crops': _hash(crops)[:12]}
+
+def crop_key(face: Face,  # the face to be aligned
+             embedder,  # the embedder that aligns it
+            ) -> str:
+    "Everything of `face` the aligned crop depends on, for cache keys: box and landmarks to a tenth of a pixel, alignment mode and crop size."
+    tenths = lambda vs: ','.join(f'{float(v):.1f}' for v in vs)
+    points = '-' if face.landmarks is None else ';'.join(tenths(p) for p in face.landmarks)
+    return f'{tenths(face.box)}|{points}|{_align_mode(embedder)}|{getattr(embedder, "size", None)}'
 
 def progress_bar(items, label: str = '', show: bool = True):
     "Yield `items`, drawing a progress bar on stderr (standard output stays clean for `--json`)."
@@ -245,7 +282,7 @@ def detections(paths: list[Path],  # photos
             im = load_image(p)
             t = time.perf_counter(); faces = detector.detect(im); t = time.perf_counter() - t
             cache[k] = (faces, t)
-            if i % save_every == save_every - 1: cache.save()
+            if len(cache.new) >= save_every: cache.save()
         out.append(cache[k])
     cache.save()
     return [f for f, _ in out], [t for _, t in out]
@@ -262,9 +299,9 @@ def face_embeddings(paths: list[Path],  # photos
                     show: bool = False,  # progress bar on stderr
                     batch: int = 32,  # crops embedded together
                    ) -> np.ndarray:
-    "The (n, d) embeddings of one face per photo, cached by file content, face box and embedder settings."
+    "The (n, d) embeddings of one face per photo, cached by file content, face box, landmarks and embedder settings."
     cache = ResultCache('embeddings', embedder_settings(embedder))
-    keys = [f'{file_key(p)}:{",".join(f"{v:.1f}" for v in f.box)}:{f.landmarks is not None}' for p, f in zip(paths, faces)]
+    keys = [f'{file_key(p)}:{crop_key(f, embedder)}' for p, f in zip(paths, faces)]
     todo = [i for i, k in enumerate(keys) if k not in cache]
     for start in progress_bar(range(0, len(todo), batch), 'embed', show and bool(todo)):
         idx = todo[start:start + batch]

@@ -1,6 +1,7 @@
 """Web pages next door (issue 23) in a real headless Chromium whose resolver maps evil.example to 127.0.0.1, as DNS
 rebinding would: a page on another site cannot enrol through `facenb serve`, nor read it through its own name; the
-app reached through that name asks for its password and opens no tab; file names show as typed, never as markdown."""
+app reached through that name asks for its password and opens no tab; file names show as typed, never as markdown;
+and a session opened from another site's page (spoken over the app's WebSocket) is refused."""
 import base64, http.server, os, re, shutil, subprocess, sys, threading, time
 from pathlib import Path
 
@@ -177,3 +178,35 @@ def test_app_shows_file_names_as_typed(browser, samples, tmp_path):
     finally:
         page.close()
         stop(proc)
+
+
+def app_session(port: int, origin: str) -> bytes:
+    "Everything the app sends one session opened with `origin`, from the first run to its end (Streamlit's protocol)."
+    websocket = pytest.importorskip('websocket', reason='websocket-client is not installed')
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ClientState_pb2 import ClientState
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    ws = websocket.create_connection(f'ws://127.0.0.1:{port}/_stcore/stream', origin=origin, subprotocols=['streamlit'],
+                                     timeout=WAIT_MS / 1000)
+    try:
+        ws.send_binary(BackMsg(rerun_script=ClientState(query_string='', page_script_hash='')).SerializeToString())
+        seen = b''
+        while True:
+            raw = ws.recv()
+            if isinstance(raw, str): continue
+            seen += raw
+            msg = ForwardMsg(); msg.ParseFromString(raw)
+            if msg.WhichOneof('type') == 'script_finished': return seen
+    finally: ws.close()
+
+
+def test_app_session_from_another_site_is_refused(tmp_path):
+    """Item 1 for the app: a session opened by a page on http://localhost:18102 (an origin Streamlit's own WebSocket
+    check lets through, its host being 'localhost') is refused by the app; one from the app's own origin opens the tabs."""
+    port = PORTS['app']
+    proc = start_app(tmp_path, port, FACENB_DB=str(tmp_path / 'g.db'))
+    try:
+        foreign, own = app_session(port, f'http://localhost:{PORTS["evil page"]}'), app_session(port, f'http://127.0.0.1:{port}')
+    finally: stop(proc)
+    assert b'Refused: this session was opened from a page on' in foreign and b'Recognise' not in foreign
+    assert b'Refused' not in own and b'Recognise' in own

@@ -487,7 +487,8 @@ def add_routes(app: FastAPI):
                            'rate_limit_per_minute': s.rate_limit}}
 
 # %% ../nbs/12a_serve.ipynb #80ecaae4
-_PAGE_HEADERS = {'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'", 'X-Content-Type-Options': 'nosniff'}
+_PAGE_HEADERS = {'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                 'X-Content-Type-Options': 'nosniff'}  # no script, no framing by another site's page
 
 def docs_page(spec: dict,  # an OpenAPI description
              ) -> str:

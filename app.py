@@ -9,7 +9,7 @@ Each tab's work is a plain function of bytes and names (`recognise_photo`, `chec
 `process_video`) that tests call directly; the `render_*` functions only lay out widgets.
 """
 from __future__ import annotations
-import hashlib, html, importlib.util, string, tempfile, threading, time, warnings
+import hashlib, html, importlib.util, os, string, tempfile, threading, time, warnings
 from collections import deque
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from PIL import Image
 
 from facenb.core import ImageError, load_image
 from facenb.detect import BACKENDS, get_detector
-from facenb import access
+from facenb import access, web
 from facenb.store import Gallery, GalleryError, GalleryWarning, UnknownPerson, default_db_path
 from facenb.recognize import DEFAULT_THRESHOLD, EnrollmentError, Match, Recognizer
 from facenb.archive import find, index_photos, sighting_image
@@ -55,7 +55,7 @@ STRINGS = {
         'group_named': '{name}: {n} faces enrolled from the group.',
         'loading': 'Loading the face models (once per server)...',
         'load_failed': 'The face models could not be loaded: {err}',
-        'db_caption': 'Gallery: `{path}` (people: {n})',
+        'db_caption': 'Gallery: {path} (people: {n})',
         'source': 'Photo from', 'src_upload': 'a file', 'src_camera': 'the camera',
         'upload_photo': 'Upload a photo', 'take_photo': 'Take a photo',
         'recognise_hint': 'Upload a photo or take one with the camera: every face in it is boxed and named.',
@@ -110,6 +110,13 @@ STRINGS = {
         'no_password': 'This app listens beyond this machine ({address}) but has no password: set one with '
                        '`facenb app-password` (or the environment variable FACENB_APP_PASSWORD_HASH from '
                        '`facenb app-password --print`) and restart it, or run it on 127.0.0.1.',
+        'foreign_host': 'This page was opened through the name {host}, which is not one of this machine\'s names, '
+                        'so the app asks for its password (a web page can point its own name at this machine). '
+                        'If {host} is this machine, list it in FACENB_APP_ALLOWED_HOSTS.',
+        'foreign_host_no_password': 'This page was opened through the name {host}, which is not one of this machine\'s '
+                                    'names (a web page can point its own name at this machine), and the app has no '
+                                    'password: open it through http://localhost, or list {host} in FACENB_APP_ALLOWED_HOSTS.',
+        'cross_site': 'Refused: this session was opened from a page on {origin}, another site.',
     },
     'ru': {
         'language': 'Язык', 'title': 'facenb: распознавание лиц',
@@ -124,7 +131,7 @@ STRINGS = {
         'group_named': '{name}: добавлено лиц из группы: {n}.',
         'loading': 'Загрузка моделей лица (один раз на сервер)...',
         'load_failed': 'Не удалось загрузить модели лица: {err}',
-        'db_caption': 'Галерея: `{path}` (людей: {n})',
+        'db_caption': 'Галерея: {path} (людей: {n})',
         'source': 'Фото из', 'src_upload': 'файла', 'src_camera': 'камеры',
         'upload_photo': 'Загрузите фото', 'take_photo': 'Сделайте снимок',
         'recognise_hint': 'Загрузите фото или сделайте снимок камерой: каждое лицо будет обведено и подписано.',
@@ -179,12 +186,20 @@ STRINGS = {
         'no_password': 'Приложение слушает не только этот компьютер ({address}), но пароль не задан: задайте его командой '
                        '`facenb app-password` (или переменной окружения FACENB_APP_PASSWORD_HASH из '
                        '`facenb app-password --print`) и перезапустите, либо запустите на 127.0.0.1.',
+        'foreign_host': 'Страница открыта через имя {host}, которое не принадлежит этому компьютеру, поэтому приложение '
+                        'спрашивает пароль (веб-страница может направить своё имя на этот компьютер). '
+                        'Если {host} и есть этот компьютер, добавьте его в FACENB_APP_ALLOWED_HOSTS.',
+        'foreign_host_no_password': 'Страница открыта через имя {host}, которое не принадлежит этому компьютеру '
+                                    '(веб-страница может направить своё имя на этот компьютер), а пароль не задан: '
+                                    'откройте приложение через http://localhost или добавьте {host} в FACENB_APP_ALLOWED_HOSTS.',
+        'cross_site': 'Отказано: этот сеанс открыт со страницы на {origin}, другом сайте.',
     },
 }
 
 
 MARKDOWN_SPECIAL = set(string.punctuation)  # CommonMark escapes any ASCII punctuation: no emphasis, link, autolink (':', '@', '.'), directive
-USER_TEXT = {'name', 'names', 'old', 'new', 'cands', 'err', 'report'}  # placeholders filled with names and messages: shown as typed, never as markdown
+USER_TEXT = {'name', 'names', 'old', 'new', 'cands', 'err', 'report', 'photo', 'path', 'address', 'host', 'origin'}
+# placeholders filled with names, file names, paths and messages: shown as typed, never as markdown ('file' is alt text)
 
 
 def md_escape(text: str) -> str:
@@ -443,7 +458,7 @@ def render_add(rec: Recognizer):
         for i, c in enumerate(checks):
             with cols[i % len(cols)]:
                 if c['error']: st.error(md_escape(f"{c['name']}: {c['error']}"))
-                else: st.image(c['crop'], caption=c['name'], width=140, alt=tr('preview_alt', file=c['name']))
+                else: st.image(c['crop'], caption=md_escape(c['name']), width=140, alt=tr('preview_alt', file=c['name']))
     refused = any(c['error'] for c in checks)
     if refused: st.warning(tr('fix_photos'))
     elif checks and not name: st.caption(tr('need_name'))
@@ -558,15 +573,34 @@ def render_video(rec: Recognizer):
         st.download_button(tr('download'), result['data'], file_name=result['name'], mime='video/mp4', key='video_download')
 
 
+def allowed_hosts() -> list[str]:
+    "Host names the app answers to besides this machine's own: `FACENB_APP_ALLOWED_HOSTS`, separated by commas."
+    return [h.strip() for h in os.environ.get('FACENB_APP_ALLOWED_HOSTS', '').split(',') if h.strip()]
+
+
+def connection() -> dict[str, str]:
+    "The headers (names in lower case) this browser session connected with; empty outside a browser (as under AppTest)."
+    try: return {k.lower(): v for k, v in st.context.headers.items()}
+    except Exception: return {}
+
+
 def login() -> bool:
-    "Whether this browser session may see the app: always on a local address, else after the right password."
-    address = st.get_option('server.address')
-    if not access.password_required(address) or st.session_state.get('logged_in'): return True
-    hashed = access.stored_hash()
-    if not hashed:
-        st.error(tr('no_password', address=address or 'every interface'))
+    """Whether this browser session may see the app: on a local address reached by a local name, always; reached by a
+    name that is not this machine's (DNS rebinding) or on an address beyond localhost, after the right password; opened
+    from another site's page, never."""
+    address, headers = st.get_option('server.address'), connection()
+    host = headers.get('host')  # absent only outside a browser
+    if headers.get('origin') and web.cross_site('POST', headers, st.get_option('server.corsAllowedOrigins') or ()):
+        st.error(tr('cross_site', origin=headers['origin']))
         return False
-    st.caption(tr('login_hint'))
+    foreign = host is not None and not web.host_allowed(host, address, allowed_hosts())
+    if not (foreign or access.password_required(address)) or st.session_state.get('logged_in'): return True
+    hashed, name = access.stored_hash(), web.host_name(host) or host
+    if not hashed:
+        if foreign: st.error(tr('foreign_host_no_password', host=name))
+        else: st.error(tr('no_password', address=address or 'every interface'))
+        return False
+    st.caption(tr('foreign_host', host=name) if foreign else tr('login_hint'))
     with st.form('login'):
         typed = st.text_input(tr('password'), type='password', key='login_password')
         submitted = st.form_submit_button(tr('log_in'))

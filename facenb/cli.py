@@ -263,7 +263,7 @@ def cmd_serve(args) -> int:
     from facenb.serve import Settings, serve
     given = dict(db=args.db, detector=args.detector, threshold=args.threshold, max_upload_mb=args.max_upload_mb,
                  timeout_s=args.timeout, rate_limit=args.rate_limit, workers=args.workers, threads=args.threads,
-                 cors_origins=tuple(args.cors_origin) or None)
+                 cors_origins=tuple(args.cors_origin) or None, allowed_hosts=tuple(args.allowed_host) or None)
     serve(args.host, args.port, Settings(**{k: v for k, v in given.items() if v is not None}))
     return 0
 
@@ -302,6 +302,9 @@ def add_serve_parsers(sub):
     s.add_argument('--rate-limit', type=int, help='requests a minute per key, 0 for none (default 600)')
     s.add_argument('--cors-origin', action='append', default=[], metavar='ORIGIN',
                    help='allow browsers on ORIGIN to call the API (repeatable; default: CORS off)')
+    s.add_argument('--allowed-host', action='append', default=[], metavar='NAME',
+                   help='also answer requests for the host NAME, e.g. this machine\'s DNS name (repeatable; default: '
+                        'localhost and the --host address only, against DNS rebinding)')
     s.set_defaults(fn=cmd_serve)
     k = sub.add_parser('keys', help='API keys for `facenb serve`: add, list, remove')
     ks = k.add_subparsers(dest='action', required=True)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12a_serve.ipynb #c2d0e003
 from __future__ import annotations
-import asyncio, base64, binascii, ipaddress, json, logging, math, os, threading, time
+import asyncio, base64, binascii, html, ipaddress, json, logging, math, os, threading, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
@@ -14,7 +14,7 @@ import numpy as np
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
@@ -22,14 +22,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import facenb
 from .core import MAX_PIXELS, ImageError, load_image
-from .store import Gallery, GalleryError, ModelMismatch, UnknownPerson, _clean_name
+from .store import Gallery, GalleryError, GalleryWarning, ModelMismatch, UnknownPerson, _clean_name
 from .recognize import EnrollmentError, Recognizer
 from .keys import ApiKey, check_key, has_keys
+from .web import cross_site, host_allowed
 
 # %% auto #0
 __all__ = ['ERROR_CODES', 'log', 'can_read', 'can_write', 'SETTINGS_ENV', 'cores', 'Settings', 'ApiError', 'api_error',
-           'decode_photo', 'read_photos', 'Limits', 'RateLimiter', 'Cancelled', 'run_in_pool', 'NewName', 'create_app',
-           'add_routes', 'ServeError', 'is_local', 'app_from_env', 'serve']
+           'decode_photo', 'read_photos', 'Limits', 'RateLimiter', 'WebRules', 'Cancelled', 'run_in_pool',
+           'gallery_notes', 'NewName', 'create_app', 'add_routes', 'docs_page', 'add_docs', 'ServeError', 'is_local',
+           'app_from_env', 'serve']
 
 # %% ../nbs/12a_serve.ipynb #c2d0e006
 def cores() -> int:
@@ -46,7 +48,10 @@ class Settings:
     max_pixels: int = MAX_PIXELS  # images with more pixels are refused with 413 (the library's bomb guard)
     timeout_s: float = 60.0  # a request still running after this is answered 504 and its work abandoned
     rate_limit: int = 600  # requests a minute per key (per client address when the gallery has no keys); 0: none
+    bad_key_limit: int = 10  # requests a minute per client address showing a missing or invalid key before 429; 0: none
     cors_origins: tuple[str, ...] = ()  # origins browsers may call from; empty: CORS off
+    host: str = '127.0.0.1'  # the address the service listens on: it answers to that name and localhost's
+    allowed_hosts: tuple[str, ...] = ()  # more names it answers to (its DNS name, a reverse proxy's)
     workers: int = 1  # worker processes, each with its own models
     threads: int = 0  # recognition threads per worker; 0: the cores shared out between the workers
     require_keys: bool = False  # refuse every request while the gallery has no keys (set when listening beyond localhost)
@@ -72,11 +77,11 @@ class ApiError(Exception):
     def __repr__(self): return f'ApiError({self.status}, {self.code!r}, {self.message!r})'
 
 ERROR_CODES = {  # status: the codes it carries
-    400: 'bad_request bad_image bad_name', 401: 'missing_key invalid_key no_keys', 403: 'read_only_key',
+    400: 'bad_request bad_image bad_name', 401: 'missing_key invalid_key no_keys', 403: 'read_only_key cross_site',
     404: 'unknown_person not_found', 405: 'method_not_allowed',
-    409: 'name_taken photo_enrolled looks_like_another model_mismatch', 413: 'too_large too_many_pixels',
-    415: 'not_an_image unsupported_media_type', 422: 'no_face several_faces face_too_small poor_quality', 429: 'rate_limited',
-    500: 'internal gallery_error', 503: 'busy', 504: 'timeout'}
+    409: 'name_taken differs_in_case photo_enrolled looks_like_another model_mismatch', 413: 'too_large too_many_pixels',
+    415: 'not_an_image unsupported_media_type', 421: 'unknown_host', 422: 'no_face several_faces face_too_small poor_quality',
+    429: 'rate_limited', 500: 'internal gallery_error', 503: 'busy', 504: 'timeout'}
 
 # %% ../nbs/12a_serve.ipynb #c2d0e011
 log = logging.getLogger('facenb.serve')
@@ -86,7 +91,8 @@ _RULES = [(EnrollmentError, 'no face found', 422, 'no_face'), (EnrollmentError, 
           (EnrollmentError, 'skip the quality check', 422, 'poor_quality'),
           (EnrollmentError, 'looks like', 409, 'looks_like_another'), (EnrollmentError, '', 400, 'bad_request'),
           (UnknownPerson, '', 404, 'unknown_person'), (ModelMismatch, '', 409, 'model_mismatch'),
-          (GalleryError, 'name is taken', 409, 'name_taken'), (GalleryError, 'already enrolled as', 409, 'photo_enrolled'),
+          (GalleryError, 'name is taken', 409, 'name_taken'),
+          (GalleryError, 'differ only in case', 409, 'differs_in_case'), (GalleryError, 'already enrolled as', 409, 'photo_enrolled'),
           (GalleryError, 'gallery busy', 503, 'busy'), (GalleryError, '', 500, 'gallery_error')]
 
 def api_error(e: Exception) -> ApiError:
@@ -143,6 +149,7 @@ async def read_photos(request: Request, fields: tuple[str, ...],  # the fields t
     elif ctype == 'application/json':
         try: body = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError): raise ApiError(400, 'bad_request', 'the body is not valid JSON') from None
+        except RecursionError: raise ApiError(400, 'bad_request', 'the JSON body is nested too deeply') from None
         if not isinstance(body, dict): raise ApiError(400, 'bad_request', 'the JSON body must be an object')
         for f in fields:
             v = body.get(f)
@@ -191,8 +198,9 @@ class Limits:
 class RateLimiter:
     "A token bucket per client: `per_minute` requests a minute, in bursts of up to `per_minute`."
     def __init__(self, per_minute: int,  # 0: no limit
-                 clock=time.monotonic):  # seconds, for tests
-        self.per_minute, self.rate, self.clock = per_minute, per_minute / 60, clock
+                 clock=time.monotonic,  # seconds, for tests
+                 max_clients: int = 10_000):  # buckets kept at most; the oldest go first
+        self.per_minute, self.rate, self.clock, self.max_clients = per_minute, per_minute / 60, clock, max_clients
         self.buckets, self.lock = {}, threading.Lock()
 
     def wait(self, who: str) -> float:
@@ -202,10 +210,45 @@ class RateLimiter:
             now = self.clock()
             tokens, last = self.buckets.get(who, (self.per_minute, now))
             tokens = min(self.per_minute, tokens + (now - last) * self.rate)
-            if len(self.buckets) > 10_000:  # forget clients whose bucket has refilled
+            if len(self.buckets) >= self.max_clients:  # forget clients whose bucket has refilled, then the oldest
                 self.buckets = {k: v for k, v in self.buckets.items() if v[0] + (now - v[1]) * self.rate < self.per_minute}
+                while len(self.buckets) >= self.max_clients: self.buckets.pop(next(iter(self.buckets)))
+            self.buckets.pop(who, None)  # (re)inserted last: the dict stays ordered from the least recent client
             self.buckets[who] = (tokens - 1, now) if tokens >= 1 else (tokens, now)
             return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def waiting(self, who: str) -> float:
+        "The seconds until `who` may go (0: now), counting nothing."
+        if self.per_minute <= 0: return 0.0
+        with self.lock:
+            now = self.clock()
+            tokens, last = self.buckets.get(who, (self.per_minute, now))
+            tokens = min(self.per_minute, tokens + (now - last) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+# %% ../nbs/12a_serve.ipynb #2b649d76
+class WebRules:
+    "ASGI middleware: 421 for a Host the service does not answer to (DNS rebinding), 403 for a cross-site write (CSRF)."
+    def __init__(self, app, address: str,  # the address the service listens on
+                 allowed_hosts: tuple[str, ...] = (),  # more host names it answers to
+                 trusted_origins: tuple[str, ...] = ()):  # origins whose pages may send requests (the CORS origins)
+        self.app, self.address, self.allowed_hosts, self.trusted = app, address, tuple(allowed_hosts), tuple(trusted_origins)
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        headers = {}
+        for k, v in scope['headers']: headers.setdefault(k.decode('latin-1').lower(), v.decode('latin-1'))
+        host = headers.get('host')
+        if not host_allowed(host, self.address, self.allowed_hosts):
+            shown = ''.join(c for c in host or '' if c.isprintable())[:100]
+            err = ApiError(421, 'unknown_host', f'this service does not answer to the host name {shown!r} (a web page '
+                           'rebinding its name to this machine?); if it is this machine\'s, start with --allowed-host NAME')
+        elif why := cross_site(scope['method'], headers, self.trusted):
+            err = ApiError(403, 'cross_site', f'refused {why}: web pages on other sites may not send requests to this '
+                           'service; a page it should trust is started with --cors-origin ORIGIN')
+        else: return await self.app(scope, receive, send)
+        log.warning('%s %s refused: %s', scope['method'], scope['path'], err.code)
+        await err.response()(scope, receive, send)
 
 # %% ../nbs/12a_serve.ipynb #c2d0e024
 _key_header = APIKeyHeader(name='X-API-Key', auto_error=False, description='an API key made with `facenb keys add NAME`')
@@ -217,13 +260,19 @@ def _access(write: bool):
               bearer: HTTPAuthorizationCredentials | None = Security(_bearer)) -> ApiKey | None:
         state = request.app.state
         gallery, shown = state.recognizer.gallery, key or (bearer.credentials if bearer else None)
-        found, who = None, f'address {request.client.host if request.client else "?"}'
+        address = request.client.host if request.client else '?'
+        found, who = None, f'address {address}'
+        if wait := state.bad_keys.waiting(address):  # refused before the gallery is even opened
+            raise ApiError(429, 'rate_limited', f'over {state.settings.bad_key_limit} missing or invalid keys a minute from '
+                           f'{who}; retry in {math.ceil(wait)} s', {'Retry-After': str(math.ceil(wait))})
         if has_keys(gallery):
             unauthorized = {'WWW-Authenticate': 'Bearer'}
-            if not shown: raise ApiError(401, 'missing_key', 'this service needs an API key: send it in the X-API-Key '
-                                         'header or as Authorization: Bearer KEY', unauthorized)
-            found = check_key(gallery, shown)
-            if found is None: raise ApiError(401, 'invalid_key', 'this API key is not valid (unknown or removed)', unauthorized)
+            found = check_key(gallery, shown) if shown else None
+            if found is None:
+                state.bad_keys.wait(address)
+                if not shown: raise ApiError(401, 'missing_key', 'this service needs an API key: send it in the X-API-Key '
+                                             'header or as Authorization: Bearer KEY', unauthorized)
+                raise ApiError(401, 'invalid_key', 'this API key is not valid (unknown or removed)', unauthorized)
             if write and found.read_only:
                 raise ApiError(403, 'read_only_key', f'the key {found.name!r} is read-only: it cannot enrol, rename or forget')
             who = f'key {found.name}'
@@ -250,6 +299,23 @@ async def run_in_pool(request: Request, fn, *args):
         cancelled.set()
         raise
     except Exception as e: raise api_error(e) from None
+
+# %% ../nbs/12a_serve.ipynb #2687724a
+_listening = threading.local()
+
+def _keep_note(message, category, filename, lineno, file=None, line=None):
+    "`warnings.showwarning` once `gallery_notes` has run: the listening thread's `GalleryWarning`s are kept, the rest go on."
+    sink = getattr(_listening, 'notes', None)
+    if sink is not None and issubclass(category, GalleryWarning): sink.append(str(message))
+    else: _keep_note.next(message, category, filename, lineno, file, line)
+
+def gallery_notes(fn, *args, **kw) -> tuple:
+    "`fn(*args, **kw)` and the messages of the `GalleryWarning`s it gave in this thread (for the answer's `warnings`)."
+    if warnings.showwarning is not _keep_note: _keep_note.next, warnings.showwarning = warnings.showwarning, _keep_note
+    warnings.filterwarnings('always', category=GalleryWarning)  # every one, not once per line of code
+    _listening.notes = []
+    try: return fn(*args, **kw), _listening.notes
+    finally: _listening.notes = None
 
 # %% ../nbs/12a_serve.ipynb #c2d0e028
 def _photo_body(*fields: str, many: tuple[str, ...] = ()) -> dict:
@@ -294,11 +360,12 @@ def create_app(settings: Settings | None = None,  # limits, gallery and models; 
         app.state.pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title='facenb', version=facenb.__version__, lifespan=lifespan, responses=_ERRORS,
+                  docs_url=None, redoc_url=None, openapi_url=None,  # served by `add_docs`, behind the keys
                   description='Face detection and recognition over HTTP: enrol people from photos, name the faces '
                               'in new ones. Errors are `{"error": {"code", "message"}}`.')
     app.state.settings, app.state.recognizer = settings, recognizer
     app.state.pool = ThreadPoolExecutor(settings.pool_size, thread_name_prefix='facenb')
-    app.state.limiter = RateLimiter(settings.rate_limit)
+    app.state.limiter, app.state.bad_keys = RateLimiter(settings.rate_limit), RateLimiter(settings.bad_key_limit)
     app.add_middleware(Limits, max_bytes=settings.max_bytes, timeout_s=settings.timeout_s)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
@@ -318,7 +385,10 @@ def create_app(settings: Settings | None = None,  # limits, gallery and models; 
         msg = f'no such endpoint: {request.method} {request.url.path}' if e.status_code == 404 else str(e.detail)
         return ApiError(e.status_code, code, msg, getattr(e, 'headers', None)).response()
 
+    app.add_middleware(WebRules, address=settings.host, allowed_hosts=settings.allowed_hosts,
+                       trusted_origins=settings.cors_origins)  # added last: the outermost layer
     add_routes(app)
+    add_docs(app)
     return app
 
 # %% ../nbs/12a_serve.ipynb #c2d0e031
@@ -355,7 +425,7 @@ def add_routes(app: FastAPI):
             return rec(request).verify(*images, names=(name_a, name_b))
         return await run_in_pool(request, work)
 
-    @app.post('/v1/people/{name}/faces', dependencies=[can_write], tags=['people'],
+    @app.post('/v1/people/{name:path}/faces', dependencies=[can_write], tags=['people'],
               openapi_extra=_photo_body('photos', many=('photos',)))
     async def enroll(name: str, request: Request) -> dict:
         "Enrol `name` (new or existing) from one or several photos showing only them; nothing is stored if one is refused."
@@ -370,10 +440,11 @@ def add_routes(app: FastAPI):
                     current[0] = filename
                     yield image
                 if cancelled.is_set(): raise Cancelled(f'{person}: request abandoned before writing')
-            try: added = rec(request).enroll(person, images, progress=checked)
+            try: added, notes = gallery_notes(rec(request).enroll, person, images, progress=checked)
             except EnrollmentError as e: raise EnrollmentError(str(e).replace('the photo', current[0], 1)) from None
             total, n = len(rec(request).gallery.faces(person)), len(uploads)
-            return {'name': person, 'added': added, 'photos': n, 'faces': total,
+            for note in notes: log.warning('%s', note)
+            return {'name': person, 'added': added, 'photos': n, 'faces': total, 'warnings': notes,
                     'message': f'{person}: {added} new face{_s(added)} enrolled from {n} photo{_s(n)} ({total} in all)'}
         return await run_in_pool(request, work)
 
@@ -383,15 +454,15 @@ def add_routes(app: FastAPI):
         def work(cancelled): return [{'name': p.name, 'faces': p.n_faces, 'created': p.created} for p in rec(request).people()]
         return {'people': await run_in_pool(request, work)}
 
-    @app.patch('/v1/people/{name}', dependencies=[can_write], tags=['people'])
+    @app.patch('/v1/people/{name:path}', dependencies=[can_write], tags=['people'])
     async def rename(name: str, body: NewName, request: Request) -> dict:
         "Rename a person, keeping their faces: the body is `{\"name\": \"new name\"}`."
         old, new = _name(name), _name(body.name)
-        def work(cancelled): rec(request).rename(old, new)
-        await run_in_pool(request, work)
-        return {'old': old, 'name': new, 'message': f'{old} is now {new}'}
+        _, notes = await run_in_pool(request, lambda cancelled: gallery_notes(rec(request).rename, old, new))
+        for note in notes: log.warning('%s', note)
+        return {'old': old, 'name': new, 'message': f'{old} is now {new}', 'warnings': notes}
 
-    @app.delete('/v1/people/{name}', dependencies=[can_write], tags=['people'])
+    @app.delete('/v1/people/{name:path}', dependencies=[can_write], tags=['people'])
     async def forget(name: str, request: Request) -> dict:
         "Forget a person: every face and thumbnail of theirs is deleted."
         person = _name(name)
@@ -415,6 +486,31 @@ def add_routes(app: FastAPI):
                 'limits': {'max_upload_mb': s.max_upload_mb, 'max_pixels': s.max_pixels, 'timeout_s': s.timeout_s,
                            'rate_limit_per_minute': s.rate_limit}}
 
+# %% ../nbs/12a_serve.ipynb #80ecaae4
+_PAGE_HEADERS = {'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                 'X-Content-Type-Options': 'nosniff'}  # no script, no framing by another site's page
+
+def docs_page(spec: dict,  # an OpenAPI description
+             ) -> str:
+    "The OpenAPI description `spec` as one HTML page without scripts: each endpoint, what it does, the error codes."
+    e, info = html.escape, spec['info']
+    rows = ''.join(f'<tr><td><code>{e(m.upper())} {e(p)}</code></td><td>{e(op.get("description") or op.get("summary", ""))}</td></tr>'
+                   for p, ops in spec['paths'].items() for m, op in ops.items())
+    codes = ''.join(f'<tr><td>{s}</td><td><code>{e(c)}</code></td></tr>' for s, c in ERROR_CODES.items())
+    return (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{e(info["title"])} {e(info["version"])}</title>'
+            f'<style>body{{font:15px/1.4 sans-serif;max-width:60em;margin:2em auto}}td{{padding:.2em 1em .2em 0}}</style>'
+            f'<h1>{e(info["title"])} {e(info["version"])}</h1><p>{e(info.get("description", ""))}</p>'
+            f'<p>The full description, for any OpenAPI viewer: <a href="openapi.json">/openapi.json</a>.</p>'
+            f'<table>{rows}</table><h2>Errors</h2><table>{codes}</table></html>')
+
+def add_docs(app: FastAPI):
+    "`/openapi.json` and `/docs` (a page without scripts), behind the keys like every endpoint."
+    @app.get('/openapi.json', dependencies=[can_read], include_in_schema=False)
+    async def openapi() -> dict: return app.openapi()
+
+    @app.get('/docs', dependencies=[can_read], include_in_schema=False, response_class=HTMLResponse)
+    async def docs(): return HTMLResponse(docs_page(app.openapi()), headers=_PAGE_HEADERS)
+
 # %% ../nbs/12a_serve.ipynb #c2d0e040
 SETTINGS_ENV = 'FACENB_SERVE_SETTINGS'
 
@@ -430,14 +526,17 @@ def is_local(host: str) -> bool:
 def app_from_env() -> FastAPI:
     "The application with the settings `serve` left in the environment (uvicorn's factory, once per worker)."
     s = json.loads(os.environ.get(SETTINGS_ENV, '{}'))
-    return create_app(Settings(**{**s, 'cors_origins': tuple(s.get('cors_origins', ()))}))
+    return create_app(Settings(**{**s, **{k: tuple(s.get(k, ())) for k in ('cors_origins', 'allowed_hosts')}}))
 
 def serve(host: str = '127.0.0.1',  # interface to listen on; beyond localhost only when the gallery has keys
           port: int = 8000,  # TCP port
           settings: Settings | None = None,  # gallery, models and limits
           log_level: str = 'info'):
     "Run the HTTP service until interrupted."
-    settings = settings or Settings()
+    settings = replace(settings or Settings(), host=host)
+    try: Gallery(settings.db, create=False)
+    except GalleryError as e:
+        raise ServeError(f'{e}; `facenb serve` only serves a gallery: `facenb enroll` or `facenb index` makes one') from None
     local = is_local(host)
     if not local and not has_keys(settings.db):
         raise ServeError(f'refusing to listen on {host}: the gallery {Gallery(settings.db).path} has no API keys, so anyone '

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark import photo_640x480  # the 640x480 photo the speed benchmark uses
 
 from facenb.core import data_dir
+from facenb.store import Gallery
 
 
 def jpeg(a: np.ndarray) -> bytes:
@@ -94,6 +95,7 @@ def main():
     port, exe = free_port(), Path(sys.executable).with_name('facenb')
     url = f'http://127.0.0.1:{port}'
     log = open(tmp / 'server.log', 'w')
+    Gallery(tmp / 'load.db')  # an empty gallery: `facenb serve` serves one, never makes one
     server = subprocess.Popen([str(exe), 'serve', '--port', str(port), '--db', str(tmp / 'load.db'), '--rate-limit', '0',
                                '--workers', str(a.workers)], stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -16,7 +16,7 @@ from .store import Gallery, GalleryError, GalleryWarning
 __all__ = ['IMAGE_SUFFIXES', 'expand_photos', 'progress', 'cmd_detect', 'cmd_recognize', 'cmd_enroll', 'cmd_people', 'cmd_forget',
            'cmd_rename', 'cmd_purge', 'cmd_app_password', 'cmd_video', 'cmd_camera', 'cmd_reembed', 'cmd_calibrate',
            'cmd_serve', 'cmd_keys', 'add_serve_parsers', 'cmd_index', 'cmd_find', 'cmd_sightings', 'cmd_cluster',
-           'cmd_name_cluster', 'build_parser', 'main']
+           'cmd_name_cluster', 'cmd_reject', 'cmd_rejections', 'cmd_unreject', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #2ca47d37
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
@@ -376,6 +376,47 @@ def cmd_name_cluster(args) -> int:
     print(f'{args.name}: {n} face{"s" * (n != 1)} enrolled from group {args.id}')
     return 0
 
+def _box(args):
+    if args.box is None: return None
+    try: box = tuple(float(v) for v in args.box.split(','))
+    except ValueError: box = ()
+    if len(box) != 4: raise GalleryError(f'--box takes x1,y1,x2,y2 in pixels, not {args.box!r}')
+    return box
+
+def _rejection_line(r) -> str:
+    return f'{r.id:>5}  {r.name:<24} {r.photo}  box {[round(v) for v in r.face.box]}  {r.created}'
+
+def cmd_reject(args) -> int:
+    from facenb.archive import reject, reject_sighting
+    g = Gallery(args.db, create=False)
+    if args.target.isdigit(): r = reject_sighting(g, int(args.target), args.name)  # a sighting: no model to load
+    else:
+        load_image(args.target)  # a bad photo is refused before any model loads
+        r = reject(_recognizer(args, g), args.target, args.name, _box(args))
+    if args.json: print(json.dumps(r.to_dict()))
+    else: print(f'{args.target}: the face at {[round(v) for v in r.face.box]} is not {r.name} (rejection {r.id}; '
+                f'facenb unreject {r.id} undoes it)')
+    return 0
+
+def cmd_rejections(args) -> int:
+    from facenb.reject import rejections
+    g = Gallery(args.db, create=False)
+    rs = rejections(g, args.name)
+    if args.json: print(json.dumps([r.to_dict() for r in rs]))
+    else:
+        print(f'{len(rs)} rejection{"s" * (len(rs) != 1)} in {g.path}' + (f' for {args.name}' if args.name else ''))
+        for r in rs: print('  ' + _rejection_line(r))
+    return 0
+
+def cmd_unreject(args) -> int:
+    from facenb.reject import remove_rejection
+    from facenb.archive import refresh_names
+    g = Gallery(args.db, create=False)
+    r = remove_rejection(g, args.id)
+    refresh_names(g)
+    print(f'rejection {r.id} undone: the face at {[round(v) for v in r.face.box]} of {r.photo} may be {r.name} again')
+    return 0
+
 # %% ../nbs/11_cli.ipynb #6192b50b
 def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they import the evaluation code)
                 ) -> argparse.ArgumentParser:
@@ -437,6 +478,15 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_cluster)
     s = sub.add_parser('name-cluster', help='enrol a group from `facenb cluster` as a person (new or existing)')
     s.add_argument('id', type=int); s.add_argument('name'); s.add_argument('--db', **db); s.set_defaults(fn=cmd_name_cluster)
+    s = sub.add_parser('reject', help='remember that a face is not someone: never named so again (undo: facenb unreject)')
+    s.add_argument('target', metavar='PHOTO_OR_SIGHTING', help='a sighting id (facenb sightings PHOTO --json), an indexed photo, or any photo')
+    s.add_argument('name', help='the enrolled person the face is not'); s.add_argument('--db', **db); s.add_argument('--detector', **det)
+    s.add_argument('--box', default=None, metavar='X1,Y1,X2,Y2', help="which face of the photo (default: its one face, or its face named NAME)")
+    s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_reject)
+    s = sub.add_parser('rejections', help='the remembered "not this person"s'); s.add_argument('--name', default=None, help="only this person's")
+    s.add_argument('--db', **db); s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_rejections)
+    s = sub.add_parser('unreject', help='undo a rejection (its id from facenb rejections)'); s.add_argument('id', type=int)
+    s.add_argument('--db', **db); s.set_defaults(fn=cmd_unreject)
     s = sub.add_parser('video', help='name the faces of a video file, tracked from frame to frame')
     s.add_argument('video', metavar='IN'); _add_video_args(s, det, db); s.set_defaults(fn=cmd_video)
     s = sub.add_parser('camera', help='name the faces of a camera or network stream live (until Ctrl-C or --frames)')

@@ -233,7 +233,22 @@ def cmd_reembed(args) -> int:
         print(f'  the threshold calibrated for {done.old_model} ({done.threshold:.4f}) was removed; run facenb calibrate again')
     return 0
 
+def _calibrate_archive(args, g) -> int:
+    from facenb.eval import calibrate_archive
+    c = calibrate_archive(g, args.far)
+    if args.apply: g.save_calibration(c)
+    if args.json: print(json.dumps({**c, 'applied': args.apply}))
+    else:
+        print(f'from {c["pairs"]:,} pairs of faces of one photo ({c["photos"]:,} indexed photos with two faces or more; model {c["model"]}):')
+        print(f'  the threshold in use, {c["current_threshold"]:.4f}, accepts {c["current_far"]:.4f} of them '
+              f'({c["current_false_accepts"]:,} of {c["pairs"]:,})')
+        print(f'  threshold {c["threshold"]:.4f} for a false-accept rate of {args.far:g}'
+              + ('; stored: facenb recognize uses it by default on this gallery' if args.apply else '; --apply makes it the default for this gallery'))
+        if c['rough']: print(f'  rough: fewer than 10 of the pairs are accepted at {args.far:g}; index more group photos for a firmer one')
+    return 0
+
 def cmd_calibrate(args) -> int:
+    if args.archive: return _calibrate_archive(args, Gallery(args.db, create=False))
     from facenb.eval import calibrate_gallery
     from facenb.recognize import DEFAULT_THRESHOLD, embedder_for
     g = Gallery(args.db, create=False)
@@ -498,6 +513,7 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s = sub.add_parser('calibrate', help="suggest a threshold from the gallery's own faces (people with several photos)")
     s.add_argument('--far', type=float, default=1e-3, help='false-accept rate to allow (default 0.001)')
     s.add_argument('--apply', action='store_true', help="store it as this gallery's default threshold")
+    s.add_argument('--archive', action='store_true', help='from the pairs of faces of one indexed photo (no labels needed), not from enrolled people')
     s.add_argument('--json', action='store_true', help='one JSON object'); s.add_argument('--db', **db); s.set_defaults(fn=cmd_calibrate)
     if with_eval:
         from facenb.eval import add_eval_parser

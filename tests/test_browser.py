@@ -302,7 +302,7 @@ def test_password_when_exposed(playwright, tmp_path):
 
 
 def test_not_this_person(playwright, samples, tmp_path):
-    "The button beside a named face remembers that it is not that person; the "no" holds when the gallery moves to FaceNet."
+    "The button beside a named face remembers that it is not that person; the no holds when the gallery moves to FaceNet."
     from facenb.recognize import Recognizer, reembed
     from facenb.reject import rejections
     db = tmp_path / 'reject.db'

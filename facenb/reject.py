@@ -18,7 +18,7 @@ __all__ = ['REJECT_REACH', 'FaceNotFound', 'Rejection', 'add_rejection', 'reject
            'banned', 'rejection_crops', 'embed_rejections', 'write_rejections']
 
 # %% ../nbs/06c_reject.ipynb #d16266ba
-REJECT_REACH = 0.85  # cosine similarity to a rejected face from which a face counts as that face (scripts/reject_reach.py)
+REJECT_REACH = 0.9  # cosine similarity to a rejected face from which a face counts as that face (scripts/reject_reach.py)
 
 # %% ../nbs/06c_reject.ipynb #2b9ee509
 _TABLE = """

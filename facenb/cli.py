@@ -235,7 +235,7 @@ def cmd_reembed(args) -> int:
 
 def _calibrate_archive(args, g) -> int:
     from facenb.eval import calibrate_archive
-    c = calibrate_archive(g, args.far)
+    c = calibrate_archive(g, args.far, min_face=args.min_face)
     if args.apply: g.save_calibration(c)
     if args.json: print(json.dumps({**c, 'applied': args.apply}))
     else:
@@ -514,6 +514,7 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s.add_argument('--far', type=float, default=1e-3, help='false-accept rate to allow (default 0.001)')
     s.add_argument('--apply', action='store_true', help="store it as this gallery's default threshold")
     s.add_argument('--archive', action='store_true', help='from the pairs of faces of one indexed photo (no labels needed), not from enrolled people')
+    s.add_argument('--min-face', type=float, default=0, metavar='PX', help='with --archive: leave out faces smaller than PX pixels (default 0: all)')
     s.add_argument('--json', action='store_true', help='one JSON object'); s.add_argument('--db', **db); s.set_defaults(fn=cmd_calibrate)
     if with_eval:
         from facenb.eval import add_eval_parser

@@ -649,6 +649,7 @@ def calibrate_gallery(gallery: Gallery,  # a gallery of people enrolled from sev
 # %% ../nbs/10_eval.ipynb #5fa18654
 def same_photo_pairs(db,  # a gallery file with an indexed archive, or a Gallery
                      model: str | None = None,  # the sightings' model (default: the gallery's, else the most common)
+                     min_face: float = 0,  # faces smaller than this (pixels, the box's shorter side) are left out
                     ) -> tuple[np.ndarray, int, str | None]:
     "The similarities of every two faces of one indexed photo, the number of photos with two faces or more, and the model."
     from facenb.archive import _has_archive
@@ -665,7 +666,9 @@ def same_photo_pairs(db,  # a gallery file with an indexed archive, or a Gallery
                            'WHERE s.model = ? AND ph.id IN (SELECT min(id) FROM photos GROUP BY hash) ORDER BY ph.hash, s.id',
                            (model,)).fetchall()
     by_photo = {}
-    for h, box, e in rows: by_photo.setdefault(h, []).append((json.loads(box), np.frombuffer(e, '<f4')))
+    for h, box, e in rows:
+        b = json.loads(box)
+        if min(b[2] - b[0], b[3] - b[1]) >= min_face: by_photo.setdefault(h, []).append((b, np.frombuffer(e, '<f4')))
     sims, photos = [], 0
     for faces in by_photo.values():
         if len(faces) < 2: continue
@@ -680,12 +683,13 @@ def same_photo_pairs(db,  # a gallery file with an indexed archive, or a Gallery
 def calibrate_archive(db,  # a gallery file with an indexed archive, or a Gallery
                       far: float = 1e-3,  # the false-accept rate to allow
                       threshold: float | None = None,  # the threshold to judge (default: recognition's on this gallery)
+                      min_face: float = 0,  # faces smaller than this (pixels) are left out: judge the faces that will be named
                      ) -> dict:
     "The false-accept rate of the threshold in use and a threshold for `far`, from the pairs of faces of one photo."
     from facenb.archive import matcher
     if not 0 < far < 1: raise GalleryError(f'a false-accept rate is between 0 and 1, not {far:g}')
     g = db if isinstance(db, Gallery) else Gallery(db, create=False)
-    sims, photos, model = same_photo_pairs(g)
+    sims, photos, model = same_photo_pairs(g, min_face=min_face)
     n = len(sims)
     if n * far < 1:
         raise GalleryError(f'{n:,} pairs of faces of one photo ({photos:,} indexed photos with two faces or more) cannot measure a '
@@ -695,7 +699,7 @@ def calibrate_archive(db,  # a gallery file with an indexed archive, or a Galler
     accepted = int((sims >= current).sum())
     return {'model': model, 'pairs': n, 'photos': photos, 'far_target': far, 'threshold': threshold_at_far(sims, far),
             'current_threshold': current, 'current_far': accepted / n, 'current_false_accepts': accepted,
-            'rough': n * far < 10, 'source': 'archive'}
+            'rough': n * far < 10, 'min_face': min_face, 'source': 'archive'}
 
 # %% ../nbs/10_eval.ipynb #6441bd0a
 def _print_result(res, args, text: str) -> int:

@@ -121,3 +121,37 @@ def test_rejection_over_http(person, tmp_path):
         assert own['name'] == 'anna', own  # the "no" is about that face, not about anna
     index_photos(rec, [folder])
     assert [s.name for s in sightings(rec.gallery, folder / other.name)] == [None]
+
+
+def test_clusters_keep_faces_of_one_photo_apart(person, tmp_path):
+    "Pictures holding one stranger twice: unconstrained, both faces of each picture share a group; with cannot-links, never."
+    from facenb.cluster import cluster_sightings
+    photos, _ = person
+    folder = tmp_path / 'photos'; folder.mkdir()
+    rec = Recognizer(tmp_path / 'g.db')
+    solo = one_face(rec, photos[:10])
+    for k in range(4): side_by_side([solo[2 * k], solo[2 * k + 1]], folder / f'twice-{k}.jpg')
+    index_photos(rec, [folder])
+    free = cluster_sightings(rec.gallery, min_size=2, constraints=False)
+    assert any(c.photos < c.size for c in free), [(c.size, c.photos) for c in free]  # the case the constraint is for
+    kept = cluster_sightings(rec.gallery, min_size=2)
+    assert kept and all(c.photos == c.size for c in kept), [(c.size, c.photos) for c in kept]
+
+
+def test_calibrate_from_the_archive(data, tmp_path):
+    "facenb calibrate --archive on real group photos (WIDER): the pairs are those of the faces of one photo; too few are refused."
+    from facenb.core import iou
+    db = tmp_path / 'g.db'
+    folder = tmp_path / 'photos'; folder.mkdir()
+    for p in sorted((data / 'wider_face_dev/WIDER_val/images').rglob('*.jpg'))[:12]: shutil.copy(p, folder / p.name)
+    facenb('index', folder, '--db', db, check=0)
+    pairs = 0
+    for p in sorted(folder.iterdir()):
+        boxes = [s['box'] for s in json.loads(facenb('sightings', p, '--db', db, '--json', check=0).stdout)['faces']]
+        pairs += sum(iou(a, b) <= 0.3 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    refused = facenb('calibrate', '--archive', '--db', db, '--far', str(0.5 / pairs))
+    assert refused.returncode == 1 and 'cannot measure a false-accept rate' in refused.stderr
+    c = json.loads(facenb('calibrate', '--archive', '--db', db, '--far', '0.05', '--json', check=0).stdout)
+    assert c['pairs'] == pairs and pairs >= 20, (c, pairs)
+    assert c['current_false_accepts'] == round(c['current_far'] * pairs)
+    assert (c['threshold'] > c['current_threshold']) == (c['current_far'] > 0.05)

@@ -22,7 +22,8 @@ from facenb.detect import BACKENDS, get_detector
 from facenb import access, web
 from facenb.store import Gallery, GalleryError, GalleryWarning, UnknownPerson, default_db_path
 from facenb.recognize import DEFAULT_THRESHOLD, EnrollmentError, Match, Recognizer
-from facenb.archive import find, index_photos, sighting_image
+from facenb.archive import find, index_photos, reject_sighting, sighting_image
+from facenb.reject import rejections
 from facenb.cluster import cluster_sightings, contact_sheet, name_cluster
 
 try: from facenb import video as fvideo
@@ -63,7 +64,8 @@ STRINGS = {
         'empty_gallery': 'Nobody is enrolled yet, so every face is unknown: add people in the "Add person" tab.',
         'no_faces': 'No face found in this photo.',
         'n_faces_found': '{n} face(s), left to right (a face is named when its similarity reaches {thr:.2f}):',
-        'known': '**{i}. {name}**: similarity {sim:.2f}',
+        'known': '**{i}. {name}**: similarity {sim:.2f}', 'not_person': 'Not {name}',
+        'rejected': 'Remembered: that face is not {name}; it will not be named so again.',
         'not_recognised': '**{i}. Not recognised**: nobody in the gallery is close enough (best {sim:.2f})',
         'not_recognised_empty': '**{i}. Not recognised**', 'candidates': 'Closest people: {cands}',
         'annotated': 'Green: recognised; red: not recognised', 'annotated_alt': 'The photo with every face boxed and named',
@@ -139,7 +141,8 @@ STRINGS = {
         'empty_gallery': 'Пока никто не добавлен, поэтому все лица неизвестны: добавьте людей на вкладке «Добавить человека».',
         'no_faces': 'На этом фото лиц не найдено.',
         'n_faces_found': 'Лиц: {n}, слева направо (лицо получает имя, если сходство не ниже {thr:.2f}):',
-        'known': '**{i}. {name}**: сходство {sim:.2f}',
+        'known': '**{i}. {name}**: сходство {sim:.2f}', 'not_person': 'Не {name}',
+        'rejected': 'Запомнено: это лицо не {name}; так оно больше названо не будет.',
         'not_recognised': '**{i}. Не распознан**: в галерее нет достаточно похожих (лучшее {sim:.2f})',
         'not_recognised_empty': '**{i}. Не распознан**', 'candidates': 'Ближайшие: {cands}',
         'annotated': 'Зелёный: распознан; красный: не распознан', 'annotated_alt': 'Фото, где каждое лицо обведено и подписано',
@@ -371,7 +374,14 @@ def render_settings() -> tuple[str, float]:
     return detector, float(threshold)
 
 
-def show_matches(annotated: Image.Image, matches: list[Match], rec: Recognizer, n_people: int):
+def reject_face(rec: Recognizer, data: bytes, match: Match):
+    "Remember that the face of `match` in the photo `data` is not its name (facenb.reject)."
+    return rec.reject(data, match.name, box=match.face.box)
+
+
+def show_matches(annotated: Image.Image, matches: list[Match], rec: Recognizer, n_people: int,
+                 data: bytes | None = None,  # the photo's bytes: a "Not NAME" button beside each named face
+                ):
     "The annotated photo beside one line per face: the name and similarity, or 'not recognised'."
     left, right = st.columns([3, 2])
     left.image(annotated, caption=tr('annotated'), width='stretch', alt=tr('annotated_alt'))
@@ -382,7 +392,14 @@ def show_matches(annotated: Image.Image, matches: list[Match], rec: Recognizer, 
             return
         st.write(tr('n_faces_found', n=len(matches), thr=rec.threshold))
         for i, m in enumerate(matches, 1):
-            if m.known: st.success(tr('known', i=i, name=m.name, sim=m.similarity))
+            if m.known:
+                st.success(tr('known', i=i, name=m.name, sim=m.similarity))
+                if data is not None and st.button(tr('not_person', name=m.name), key=f'reject_{digest(data)[:12]}_{i}'):
+                    try: reject_face(rec, data, m)
+                    except (ImageError, GalleryError) as e: st.error(md_escape(e))
+                    else:
+                        st.session_state['rec_msg'] = tr('rejected', name=m.name)
+                        st.rerun()
             elif m.candidates: st.error(tr('not_recognised', i=i, sim=max(m.similarity, 0.0)))
             else: st.error(tr('not_recognised_empty', i=i))
             if m.candidates: st.caption(tr('candidates', cands=', '.join(f'{n} {s:.2f}' for n, s in m.candidates)))
@@ -399,13 +416,15 @@ def render_recognise(rec: Recognizer):
         return
     data = f.getvalue()
     people = tuple(rec.people())  # part of the cache key: a change to the gallery, here or elsewhere, recomputes
+    noes = tuple(r.id for r in rejections(rec.gallery))  # and so does a "not this person"
     try:
-        annotated, matches = _cached('rec_result', (digest(data), rec.detector.name, rec.threshold, people),
+        annotated, matches = _cached('rec_result', (digest(data), rec.detector.name, rec.model, rec.threshold, people, noes),
                                      lambda: recognise_photo(rec, data))
     except (ImageError, GalleryError) as e:
         st.error(tr('bad_photo', err=e))
         return
-    show_matches(annotated, matches, rec, len(people))
+    if msg := st.session_state.pop('rec_msg', None): st.success(msg)
+    show_matches(annotated, matches, rec, len(people), data)
 
 
 def render_live(rec: Recognizer):
@@ -631,6 +650,12 @@ def render_photos(rec: Recognizer):
             try: st.image(Image.fromarray(s.face.crop(sighting_image(s.path), margin=0.2)), width=96,
                           caption=tr('sighting', photo=Path(s.path).name, sim=s.similarity))
             except ImageError: st.caption(tr('sighting', photo=s.path, sim=s.similarity))
+            if st.button(tr('not_person', name=name), key=f'reject_sighting_{s.id}'):
+                try: reject_sighting(rec.gallery, s.id, name)
+                except GalleryError as e: st.error(md_escape(e))
+                else:
+                    st.session_state['photos_msg'] = tr('rejected', name=name)
+                    st.rerun()
     if st.button(tr('group_faces'), key='cluster_btn'): st.session_state['clusters'] = cluster_sightings(rec.gallery, min_size=3)
     clusters = st.session_state.get('clusters')
     if clusters is None: return

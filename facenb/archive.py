@@ -16,7 +16,8 @@ import numpy as np
 
 from .core import Face, ImageError, load_image
 from .detect import Detector
-from .store import Gallery, GalleryError, UnknownPerson, _connect, _clean_name
+from .store import Gallery, GalleryError, UnknownPerson, FaceCrop, _connect, _clean_name
+from .reject import Rejection, FaceNotFound, add_rejection
 from .recognize import Recognizer
 from .embed import MODELS
 
@@ -24,7 +25,8 @@ from .embed import MODELS
 __all__ = ['ARCHIVE_SUFFIXES', 'VIDEO_SUFFIXES', 'ARCHIVE_FPIR', 'archive_files', 'file_hash', 'is_video', 'frame_path',
            'split_frame', 'FaceReader', 'PhotoResult', 'analyse_photo', 'video_frames', 'analyse_video',
            'analyse_batch', 'sighting_image', 'run_batches', 'matcher', 'archive_far', 'archive_threshold',
-           'refresh_names', 'IndexReport', 'index_photos', 'Sighting', 'find', 'sightings', 'bad_photos']
+           'refresh_names', 'IndexReport', 'index_photos', 'Sighting', 'find', 'sightings', 'bad_photos',
+           'reject_sighting', 'reject']
 
 # %% ../nbs/13_archive.ipynb #3874e553
 _TABLES = """
@@ -324,11 +326,17 @@ def _state(con, key, default=None):
 
 def _person_ids(con) -> dict: return dict(con.execute('SELECT name, id FROM people'))
 
-def _match(rec: Recognizer, embeddings: np.ndarray, ids: dict) -> list[tuple]:
+def _match(rec: Recognizer, embeddings: np.ndarray, ids: dict,
+           photos: list,  # the photo of each embedding: the faces of one photo are named jointly
+          ) -> list[tuple]:
     "(person id or None, similarity) for each embedding."
-    out = []
-    for i in range(0, len(embeddings), 1024):
-        out += [(ids.get(n) if n is not None else None, round(float(s), 4)) for n, s, _ in rec.identify(embeddings[i:i + 1024])]
+    out, start = [], 0
+    while start < len(embeddings):
+        end = min(start + 1024, len(embeddings))
+        while end < len(embeddings) and photos[end] == photos[end - 1]: end += 1  # a photo's faces stay in one call
+        answers = rec.identify(embeddings[start:end], photos[start:end])
+        out += [(ids.get(n) if n is not None else None, round(float(s), 4)) for n, s, _ in answers]
+        start = end
     return out
 
 # %% ../nbs/13_archive.ipynb #5a66980b
@@ -369,14 +377,14 @@ def refresh_names(db: str | Path | Gallery,  # the gallery (and archive)
     changed = 0
     for model in models:
         with _connect(g.path) as con:
-            rows = con.execute('SELECT id, embedding, person_id, similarity FROM sightings WHERE model = ? ORDER BY id', (model,)).fetchall()
+            rows = con.execute('SELECT id, embedding, person_id, similarity, photo_id FROM sightings WHERE model = ? ORDER BY photo_id, id', (model,)).fetchall()
         if not rows: continue
         emb = np.frombuffer(b''.join(r[1] for r in rows), '<f4').reshape(len(rows), -1)
         if g.model not in (None, model): new = [(None, None)] * len(rows)  # the gallery holds another model's faces
         else:
             rec = matcher(g, model, thresholds[model])
             with _connect(g.path) as con: ids = _person_ids(con)
-            new = _match(rec, emb, ids)
+            new = _match(rec, emb, ids, [r[4] for r in rows])
         updates = [(p, s, r[0]) for r, (p, s) in zip(rows, new) if (r[2], r[3]) != (p, s)]
         with _write(g.path) as con:
             con.executemany('UPDATE sightings SET person_id = ?, similarity = ? WHERE id = ?', updates)
@@ -420,7 +428,8 @@ def _known(con) -> tuple[dict, dict]:
 def _write_results(con, results: list[PhotoResult], model: str, rec: Recognizer, ids: dict) -> tuple[int, int]:
     "Store the photos and sightings of `results` (replacing older rows of the same paths); returns (faces, named)."
     embs = [r.embeddings for r in results if r.embeddings is not None]
-    matches = iter(_match(rec, np.concatenate(embs), ids) if embs else [])
+    photos = [k for k, r in enumerate(results) if r.embeddings is not None for _ in r.embeddings]
+    matches = iter(_match(rec, np.concatenate(embs), ids, photos) if embs else [])
     faces = named = 0
     now = _now()
     for r in results:
@@ -592,3 +601,41 @@ def bad_photos(db: str | Path | Gallery) -> list[tuple[str, str]]:
     with _connect(_gallery(db).path) as con:
         if not _has_archive(con): return []
         return con.execute('SELECT path, error FROM photos WHERE error IS NOT NULL ORDER BY path').fetchall()
+
+# %% ../nbs/13_archive.ipynb #85b6034c
+def reject_sighting(db: str | Path | Gallery,  # the gallery (and archive)
+                    sighting: int | Sighting,  # a sighting or its id (`facenb sightings PHOTO --json` shows them)
+                    name: str,  # the enrolled person it is not
+                   ) -> Rejection:
+    "Remember that sighting `sighting` is not `name`; the archive is named again at once."
+    g = _gallery(db)
+    sid = sighting.id if isinstance(sighting, Sighting) else int(sighting)
+    with _connect(g.path) as con:
+        row = con.execute('SELECT ph.path, s.box, s.landmarks, s.probability, s.embedding, s.model FROM sightings s '
+                          'JOIN photos ph ON ph.id = s.photo_id WHERE s.id = ?', (sid,)).fetchone() if _has_archive(con) else None
+    if row is None: raise FaceNotFound(f'no sighting {sid} in {g.path} (facenb sightings PHOTO --json shows their ids)')
+    path, box, lms, prob, emb, model = row
+    face = Face(tuple(json.loads(box)), prob, None if lms is None else tuple(map(tuple, json.loads(lms))))
+    try: crop = FaceCrop.from_photo(sighting_image(path), face)
+    except (ImageError, OSError): crop = None  # the photo is gone: the "no" holds for this model only
+    r = add_rejection(g, name, np.frombuffer(emb, '<f4'), model, path, face, crop)
+    _refresh(g, None)
+    return r
+
+def reject(rec: Recognizer,  # its gallery holds the archive; its detector and embedder read a photo that is not indexed
+           target,  # a sighting id, an indexed photo's path (or a copy's), or any photo `load_image` reads
+           name: str,  # the enrolled person the face is not
+           box: tuple | None = None,  # which face (x1, y1, x2, y2); None: the photo's one face, or its one face named `name`
+          ) -> Rejection:
+    "Remember that a face is not `name`: a sighting, a face of an indexed photo, or a face of any other photo."
+    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()): return reject_sighting(rec.gallery, int(target), name)
+    try: ss = sightings(rec.gallery, target) if isinstance(target, (str, Path)) else []
+    except GalleryError: ss = []  # not indexed: read the photo itself
+    if not ss: return rec.reject(target, name, box)
+    from facenb.core import iou
+    if box is not None: pick = [max(ss, key=lambda s: iou(s.face.box, box))]
+    elif len(ss) == 1: pick = ss
+    else: pick = [s for s in ss if s.name is not None and s.name.casefold() == _clean_name(name).casefold()]
+    if len(pick) != 1 or (box is not None and iou(pick[0].face.box, box) < 0.3):
+        raise FaceNotFound(f'{target}: {len(ss)} faces, {"none" if not pick else "several"} named {name!r} there; say which (its box)')
+    return reject_sighting(rec.gallery, pick[0], name)

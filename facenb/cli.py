@@ -16,7 +16,7 @@ from .store import Gallery, GalleryError, GalleryWarning
 __all__ = ['IMAGE_SUFFIXES', 'expand_photos', 'progress', 'cmd_detect', 'cmd_recognize', 'cmd_enroll', 'cmd_people', 'cmd_forget',
            'cmd_rename', 'cmd_purge', 'cmd_app_password', 'cmd_video', 'cmd_camera', 'cmd_reembed', 'cmd_calibrate',
            'cmd_serve', 'cmd_keys', 'add_serve_parsers', 'cmd_index', 'cmd_find', 'cmd_sightings', 'cmd_cluster',
-           'cmd_name_cluster', 'build_parser', 'main']
+           'cmd_name_cluster', 'cmd_reject', 'cmd_rejections', 'cmd_unreject', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #2ca47d37
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')
@@ -233,7 +233,22 @@ def cmd_reembed(args) -> int:
         print(f'  the threshold calibrated for {done.old_model} ({done.threshold:.4f}) was removed; run facenb calibrate again')
     return 0
 
+def _calibrate_archive(args, g) -> int:
+    from facenb.eval import calibrate_archive
+    c = calibrate_archive(g, args.far, min_face=args.min_face)
+    if args.apply: g.save_calibration(c)
+    if args.json: print(json.dumps({**c, 'applied': args.apply}))
+    else:
+        print(f'from {c["pairs"]:,} pairs of faces of one photo ({c["photos"]:,} indexed photos with two faces or more; model {c["model"]}):')
+        print(f'  the threshold in use, {c["current_threshold"]:.4f}, accepts {c["current_far"]:.4f} of them '
+              f'({c["current_false_accepts"]:,} of {c["pairs"]:,})')
+        print(f'  threshold {c["threshold"]:.4f} for a false-accept rate of {args.far:g}'
+              + ('; stored: facenb recognize uses it by default on this gallery' if args.apply else '; --apply makes it the default for this gallery'))
+        if c['rough']: print(f'  rough: fewer than 10 of the pairs are accepted at {args.far:g}; index more group photos for a firmer one')
+    return 0
+
 def cmd_calibrate(args) -> int:
+    if args.archive: return _calibrate_archive(args, Gallery(args.db, create=False))
     from facenb.eval import calibrate_gallery
     from facenb.recognize import DEFAULT_THRESHOLD, embedder_for
     g = Gallery(args.db, create=False)
@@ -379,6 +394,47 @@ def cmd_name_cluster(args) -> int:
     print(f'{args.name}: {n} face{"s" * (n != 1)} enrolled from group {args.id}')
     return 0
 
+def _box(args):
+    if args.box is None: return None
+    try: box = tuple(float(v) for v in args.box.split(','))
+    except ValueError: box = ()
+    if len(box) != 4: raise GalleryError(f'--box takes x1,y1,x2,y2 in pixels, not {args.box!r}')
+    return box
+
+def _rejection_line(r) -> str:
+    return f'{r.id:>5}  {r.name:<24} {r.photo}  box {[round(v) for v in r.face.box]}  {r.created}'
+
+def cmd_reject(args) -> int:
+    from facenb.archive import reject, reject_sighting
+    g = Gallery(args.db, create=False)
+    if args.target.isdigit(): r = reject_sighting(g, int(args.target), args.name)  # a sighting: no model to load
+    else:
+        load_image(args.target)  # a bad photo is refused before any model loads
+        r = reject(_recognizer(args, g), args.target, args.name, _box(args))
+    if args.json: print(json.dumps(r.to_dict()))
+    else: print(f'{args.target}: the face at {[round(v) for v in r.face.box]} is not {r.name} (rejection {r.id}; '
+                f'facenb unreject {r.id} undoes it)')
+    return 0
+
+def cmd_rejections(args) -> int:
+    from facenb.reject import rejections
+    g = Gallery(args.db, create=False)
+    rs = rejections(g, args.name)
+    if args.json: print(json.dumps([r.to_dict() for r in rs]))
+    else:
+        print(f'{len(rs)} rejection{"s" * (len(rs) != 1)} in {g.path}' + (f' for {args.name}' if args.name else ''))
+        for r in rs: print('  ' + _rejection_line(r))
+    return 0
+
+def cmd_unreject(args) -> int:
+    from facenb.reject import remove_rejection
+    from facenb.archive import refresh_names
+    g = Gallery(args.db, create=False)
+    r = remove_rejection(g, args.id)
+    refresh_names(g)
+    print(f'rejection {r.id} undone: the face at {[round(v) for v in r.face.box]} of {r.photo} may be {r.name} again')
+    return 0
+
 # %% ../nbs/11_cli.ipynb #6192b50b
 def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they import the evaluation code)
                 ) -> argparse.ArgumentParser:
@@ -440,6 +496,15 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_cluster)
     s = sub.add_parser('name-cluster', help='enrol a group from `facenb cluster` as a person (new or existing)')
     s.add_argument('id', type=int); s.add_argument('name'); s.add_argument('--db', **db); s.set_defaults(fn=cmd_name_cluster)
+    s = sub.add_parser('reject', help='remember that a face is not someone: never named so again (undo: facenb unreject)')
+    s.add_argument('target', metavar='PHOTO_OR_SIGHTING', help='a sighting id (facenb sightings PHOTO --json), an indexed photo, or any photo')
+    s.add_argument('name', help='the enrolled person the face is not'); s.add_argument('--db', **db); s.add_argument('--detector', **det)
+    s.add_argument('--box', default=None, metavar='X1,Y1,X2,Y2', help="which face of the photo (default: its one face, or its face named NAME)")
+    s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_reject)
+    s = sub.add_parser('rejections', help='the remembered "not this person"s'); s.add_argument('--name', default=None, help="only this person's")
+    s.add_argument('--db', **db); s.add_argument('--json', action='store_true'); s.set_defaults(fn=cmd_rejections)
+    s = sub.add_parser('unreject', help='undo a rejection (its id from facenb rejections)'); s.add_argument('id', type=int)
+    s.add_argument('--db', **db); s.set_defaults(fn=cmd_unreject)
     s = sub.add_parser('video', help='name the faces of a video file, tracked from frame to frame')
     s.add_argument('video', metavar='IN'); _add_video_args(s, det, db); s.set_defaults(fn=cmd_video)
     s = sub.add_parser('camera', help='name the faces of a camera or network stream live (until Ctrl-C or --frames)')
@@ -451,6 +516,8 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s = sub.add_parser('calibrate', help="suggest a threshold from the gallery's own faces (people with several photos)")
     s.add_argument('--far', type=float, default=1e-3, help='false-accept rate to allow (default 0.001)')
     s.add_argument('--apply', action='store_true', help="store it as this gallery's default threshold")
+    s.add_argument('--archive', action='store_true', help='from the pairs of faces of one indexed photo (no labels needed), not from enrolled people')
+    s.add_argument('--min-face', type=float, default=0, metavar='PX', help='with --archive: leave out faces smaller than PX pixels (default 0: all)')
     s.add_argument('--json', action='store_true', help='one JSON object'); s.add_argument('--db', **db); s.set_defaults(fn=cmd_calibrate)
     if with_eval:
         from facenb.eval import add_eval_parser

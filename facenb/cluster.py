@@ -11,12 +11,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .core import ImageError
-from .store import Gallery, GalleryError, _connect
+from .store import Gallery, GalleryError, _connect, _clean_name
 from .recognize import Recognizer
+from .reject import banned
 from .archive import _has_archive, _write, _gallery, _read, matcher, refresh_names, sighting_image, Sighting
 
 # %% auto #0
-__all__ = ['MAX_CLUSTER_FACES', 'Cluster', 'cluster_sightings', 'cluster_quality', 'contact_sheet', 'name_cluster']
+__all__ = ['MAX_CLUSTER_FACES', 'Cluster', 'average_linkage', 'cluster_sightings', 'cluster_quality', 'contact_sheet',
+           'name_cluster']
 
 # %% ../nbs/14_cluster.ipynb #876d4b64
 MAX_CLUSTER_FACES = 20_000  # unnamed faces clustered at once (the distance matrix takes 4 n^2 bytes)
@@ -35,10 +37,39 @@ def _threshold(g: Gallery, threshold) -> float:
     "`threshold`, else recognition's for the gallery's model (calibrated on the gallery, else the model's own)."
     return threshold if threshold is not None else matcher(g, g.model or 'none').threshold
 
+# %% ../nbs/14_cluster.ipynb #873cb0b6
+def average_linkage(embeddings: np.ndarray,  # (n, d) L2-normalised
+                    distance_threshold: float,  # largest average cosine distance inside a group
+                    cannot: list = (),  # (i, j) pairs of rows never to be put in one group
+                   ) -> np.ndarray:
+    "A group label per row: agglomerative clustering with average linkage on cosine distance, respecting `cannot`."
+    n = len(embeddings)
+    d = (1 - np.asarray(embeddings, np.float32) @ np.asarray(embeddings, np.float32).T).astype(np.float64)
+    np.fill_diagonal(d, np.inf)
+    for i, j in cannot: d[i, j] = d[j, i] = np.inf
+    size, label = np.ones(n), np.arange(n)
+    near = d.argmin(1); best = d[np.arange(n), near]
+    while n > 1:
+        a = int(best.argmin())
+        if not best[a] <= distance_threshold: break
+        b = int(near[a])
+        merged = (size[a] * d[a] + size[b] * d[b]) / (size[a] + size[b])
+        merged[[a, b]] = np.inf
+        d[a], d[:, a] = merged, merged
+        d[b], d[:, b] = np.inf, np.inf
+        size[a] += size[b]; label[label == b] = a; best[b] = np.inf
+        stale = np.flatnonzero((near == a) | (near == b))
+        for k in (*stale, a):
+            near[k] = d[k].argmin(); best[k] = d[k, near[k]]
+        closer = merged < best
+        near[closer], best[closer] = a, merged[closer]
+    return np.unique(label, return_inverse=True)[1]
+
 # %% ../nbs/14_cluster.ipynb #29bb4ea9
 def cluster_sightings(db: str | Path | Gallery,  # the gallery and archive file
                       threshold: float | None = None,  # average cosine similarity inside a group (default: the recognition threshold)
                       min_size: int = 2,  # smallest group kept
+                      constraints: bool = True,  # never group two faces of one photo (`average_linkage`); False: scikit-learn's, unconstrained
                      ) -> list[Cluster]:
     "Group the unnamed sightings into candidate people; stores each sighting's group (`cluster`), returns the groups."
     from sklearn.cluster import AgglomerativeClustering
@@ -56,8 +87,15 @@ def cluster_sightings(db: str | Path | Gallery,  # the gallery and archive file
     clusters = []
     if len(rows) >= max(min_size, 2):
         emb = np.frombuffer(b''.join(r[2] for r in rows), '<f4').reshape(len(rows), -1)
-        labels = AgglomerativeClustering(n_clusters=None, metric='cosine', linkage='average',
-                                         distance_threshold=1 - threshold).fit_predict(emb)
+        if constraints:
+            emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+            by_photo = {}
+            for k, r in enumerate(rows): by_photo.setdefault(r[1], []).append(k)
+            cannot = [(i, j) for ks in by_photo.values() for x, i in enumerate(ks) for j in ks[x + 1:]]
+            labels = average_linkage(emb, 1 - threshold, cannot)
+        else:
+            labels = AgglomerativeClustering(n_clusters=None, metric='cosine', linkage='average',
+                                             distance_threshold=1 - threshold).fit_predict(emb)
         groups = [np.flatnonzero(labels == l) for l in np.unique(labels)]
         groups = sorted((m for m in groups if len(m) >= min_size), key=lambda m: (-len(m), m[0]))
         for i, m in enumerate(groups, 1):
@@ -78,7 +116,8 @@ def cluster_quality(clusters: list[Cluster],  # from `cluster_sightings`
     n = sum(map(len, in_groups))
     majority = sum(max(np.unique(l, return_counts=True)[1]) for l in in_groups if l)
     return {'groups': len(clusters), 'faces_in_groups': n, 'purity': round(majority / n, 4) if n else float('nan'),
-            'clustered': round(n / len(labels), 4) if labels else float('nan')}
+            'clustered': round(n / len(labels), 4) if labels else float('nan'),
+            'groups_with_two_faces_of_one_photo': sum(c.photos < c.size for c in clusters)}
 
 # %% ../nbs/14_cluster.ipynb #e3774579
 def contact_sheet(db: str | Path | Gallery, cluster: Cluster | int,  # the archive, and a group or its id
@@ -114,6 +153,10 @@ def name_cluster(db: str | Path | Gallery, cluster_id: int, name: str) -> int:
                if _has_archive(con) else []
     if not rows: raise GalleryError(f'no unnamed faces in group {cluster_id} (run `facenb cluster` to group them again)')
     emb = np.stack([np.frombuffer(r[0], '<f4') for r in rows])
+    person = _clean_name(name).casefold()
+    ok = [not any(p.casefold() == person for p in ban) for ban in banned(g, rows[0][1], emb / np.linalg.norm(emb, axis=1, keepdims=True))]
+    if not any(ok): raise GalleryError(f'every face of group {cluster_id} was rejected for {name!r}; nothing was enrolled')
+    rows, emb = [r for r, k in zip(rows, ok) if k], emb[ok]  # a face rejected for `name` is never enrolled as them
     keys = [f'{r[2]}#{r[3]}' for r in rows]  # one face of one photo: the photo's hash and the face's box
     n = g.enroll(name, emb, rows[0][1], keys)
     with _write(g.path) as con: con.execute('UPDATE sightings SET cluster = NULL WHERE cluster = ?', (int(cluster_id),))

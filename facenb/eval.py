@@ -24,7 +24,8 @@ __all__ = ['CENTRE_BOX', 'CACHE_VERSION', 'WIDER_COLUMNS', 'WIDER_SETTINGS', 'WI
            'VerificationResult', 'pair_embeddings', 'central_faces', 'facenb_embed_fn', 'evaluate_lfw',
            'facenet_pytorch_embed_fn', 'read_wider_gt', 'read_wider_mat', 'box_overlaps', 'image_eval', 'image_pr_info',
            'voc_ap', 'wider_pr', 'recall_by_size', 'DetectionResult', 'evaluate_wider', 'identity_pairs', 'calibrate',
-           'calibrate_gallery', 'cmd_eval_lfw', 'cmd_eval_wider', 'add_eval_parser']
+           'calibrate_gallery', 'same_photo_pairs', 'calibrate_archive', 'cmd_eval_lfw', 'cmd_eval_wider',
+           'add_eval_parser']
 
 # %% ../nbs/10_eval.ipynb #49c4d3a0
 @dataclass(frozen=True)
@@ -682,6 +683,61 @@ def calibrate_gallery(gallery: Gallery,  # a gallery of people enrolled from sev
     people = len(set(names.tolist()))
     return {**calibrate(sims, same, far), 'far_target': far, 'model': model, 'people': people,
             'faces': len(names), 'gallery_faces': n_faces, 'rough': n_imp * far < 10}
+
+# %% ../nbs/10_eval.ipynb #5fa18654
+def same_photo_pairs(db,  # a gallery file with an indexed archive, or a Gallery
+                     model: str | None = None,  # the sightings' model (default: the gallery's, else the most common)
+                     min_face: float = 0,  # faces smaller than this (pixels, the box's shorter side) are left out
+                    ) -> tuple[np.ndarray, int, str | None]:
+    "The similarities of every two faces of one indexed photo, the number of photos with two faces or more, and the model."
+    from facenb.archive import _has_archive
+    from facenb.core import iou
+    from facenb.store import _connect
+    g = db if isinstance(db, Gallery) else Gallery(db, create=False)
+    with _connect(g.path) as con:
+        if not _has_archive(con): return np.zeros(0), 0, None
+        if model is None:
+            row = con.execute('SELECT model, count(*) n FROM sightings GROUP BY model ORDER BY (model = ?) DESC, n DESC LIMIT 1',
+                              (g.model or '',)).fetchone()
+            model = row[0] if row else None
+        rows = con.execute('SELECT ph.hash, s.box, s.embedding FROM sightings s JOIN photos ph ON ph.id = s.photo_id '
+                           'WHERE s.model = ? AND ph.id IN (SELECT min(id) FROM photos GROUP BY hash) ORDER BY ph.hash, s.id',
+                           (model,)).fetchall()
+    by_photo = {}
+    for h, box, e in rows:
+        b = json.loads(box)
+        if min(b[2] - b[0], b[3] - b[1]) >= min_face: by_photo.setdefault(h, []).append((b, np.frombuffer(e, '<f4')))
+    sims, photos = [], 0
+    for faces in by_photo.values():
+        if len(faces) < 2: continue
+        photos += 1
+        m = np.stack([e for _, e in faces]); m = m / np.linalg.norm(m, axis=1, keepdims=True)
+        s = m @ m.T
+        i, j = np.triu_indices(len(faces), 1)
+        apart = np.array([iou(faces[a][0], faces[b][0]) <= 0.3 for a, b in zip(i, j)])
+        sims.append(s[i[apart], j[apart]])
+    return (np.concatenate(sims) if sims else np.zeros(0)), photos, model
+
+def calibrate_archive(db,  # a gallery file with an indexed archive, or a Gallery
+                      far: float = 1e-3,  # the false-accept rate to allow
+                      threshold: float | None = None,  # the threshold to judge (default: recognition's on this gallery)
+                      min_face: float = 0,  # faces smaller than this (pixels) are left out: judge the faces that will be named
+                     ) -> dict:
+    "The false-accept rate of the threshold in use and a threshold for `far`, from the pairs of faces of one photo."
+    from facenb.archive import matcher
+    if not 0 < far < 1: raise GalleryError(f'a false-accept rate is between 0 and 1, not {far:g}')
+    g = db if isinstance(db, Gallery) else Gallery(db, create=False)
+    sims, photos, model = same_photo_pairs(g, min_face=min_face)
+    n = len(sims)
+    if n * far < 1:
+        raise GalleryError(f'{n:,} pairs of faces of one photo ({photos:,} indexed photos with two faces or more) cannot measure a '
+                           f'false-accept rate of {far:g}: that needs at least {int(np.ceil(1 / far - 1e-9)):,}; index more '
+                           f'group photos (facenb index FOLDER), or ask for --far {_coarser(far, n):g}')
+    current = matcher(g, model).threshold if threshold is None else float(threshold)
+    accepted = int((sims >= current).sum())
+    return {'model': model, 'pairs': n, 'photos': photos, 'far_target': far, 'threshold': threshold_at_far(sims, far),
+            'current_threshold': current, 'current_far': accepted / n, 'current_false_accepts': accepted,
+            'rough': n * far < 10, 'min_face': min_face, 'source': 'archive'}
 
 # %% ../nbs/10_eval.ipynb #6441bd0a
 def _print_result(res, args, text: str) -> int:

@@ -18,10 +18,12 @@ from .embed import Embedder, WeightsNotFound, MODELS, DEFAULT_MODEL
 from .store import Gallery, GalleryError, ModelMismatch, FaceCrop, Reembedded, jpeg_thumbnail, _clean_name
 from .ann import FaceIndex, ANN_MIN_FACES, CANDIDATES
 from .quality import QualityLimits, face_quality
+from .joint import name_jointly
+from .reject import Rejection, FaceNotFound, add_rejection, banned, embed_rejections, write_rejections
 
 # %% auto #0
-__all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'ENROL_QUALITY', 'PersonIndex', 'Match', 'EnrollmentError', 'embedder_for',
-           'default_model', 'Recognizer', 'crop_embedder', 'reembed']
+__all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'ENROL_QUALITY', 'JOINT_CANDIDATES', 'PersonIndex', 'Match', 'EnrollmentError',
+           'embedder_for', 'default_model', 'Recognizer', 'crop_embedder', 'reembed']
 
 # %% ../nbs/07_recognize.ipynb #b68ba61d
 DEFAULT_THRESHOLD = MODELS[DEFAULT_MODEL].threshold  # cosine similarity at FAR 1e-3 on identity-disjoint CelebA pairs, for the default model (facenb.eval; nbs/10_eval.ipynb)
@@ -241,10 +243,14 @@ def check_lookalike(self: Recognizer, name: str,  # the name the faces are to be
                                   'or insist (force=True, --force) if they are different people')
 
 # %% ../nbs/07_recognize.ipynb #0c5cf55b
+Recognizer.joint = True  # name the faces of one photo jointly (facenb.joint); False: each face on its own
+JOINT_CANDIDATES = 8  # people per face the joint naming may choose from (a face that loses its best person may take the next)
+
 @patch
 def identify(self: Recognizer, embeddings: np.ndarray,  # (m, d) normalised face embeddings
+             photos: list | None = None,  # a key per face: faces with one key (one photo) are named jointly; None: each on its own
             ) -> list[tuple[str | None, float, tuple]]:
-    "For each embedding: the person (or None), the similarity, and the top candidates."
+    "For each embedding: the person (or None), the similarity, and the top candidates, none of them a person the face was rejected for."
     fi = getattr(self, '_face_index', None)
     if self.ann_min_faces is None or fi is None: names, matrix = self.gallery.matrix(self.model)
     if self.ann_min_faces is not None and (fi is not None or len(matrix) >= self.ann_min_faces):
@@ -258,13 +264,17 @@ def identify(self: Recognizer, embeddings: np.ndarray,  # (m, d) normalised face
     people, threshold = index.people, self.threshold
     if big: ranked = [index.scores_among(q, matrix, r) for q, r in zip(embeddings, rows)]
     else: ranked = [(np.arange(len(people)), row) for row in index.scores(embeddings, matrix)]
-    out = []
-    for ps, row in ranked:
-        order = np.argsort(-row)[:self.top_k]
-        cands = tuple((people[ps[j]], float(row[j])) for j in order)
-        best = cands[0] if cands else (None, -1.0)
-        out.append((best[0] if best[1] >= threshold else None, best[1], cands))
-    return out
+    keep = max(self.top_k, JOINT_CANDIDATES)
+    lists = []
+    for (ps, row), ban in zip(ranked, banned(self.gallery, self.model, embeddings)):
+        order = np.argsort(-row)[:keep + len(ban)]
+        lists.append([c for c in ((people[ps[j]], float(row[j])) for j in order) if c[0] not in ban][:keep])
+    groups = {}
+    for i, key in enumerate(range(len(lists)) if photos is None else photos): groups.setdefault(key, []).append(i)
+    names = [None] * len(lists)
+    for idx in groups.values():
+        for i, answer in zip(idx, name_jointly([lists[i] for i in idx], threshold)): names[i] = answer
+    return [(n, s, tuple(c[:self.top_k])) for (n, s), c in zip(names, lists)]
 
 @patch
 def recognize(self: Recognizer, image,  # anything `load_image` reads
@@ -273,7 +283,7 @@ def recognize(self: Recognizer, image,  # anything `load_image` reads
     image = load_image(image)
     faces = self.detector.detect(image)
     if not faces: return []
-    answers = self.identify(self.embedder.embed(image, faces))
+    answers = self.identify(self.embedder.embed(image, faces), [0] * len(faces) if self.joint else None)
     return [Match(f, n, s, c) for f, (n, s, c) in zip(faces, answers)]
 
 @patch
@@ -306,6 +316,31 @@ def forget(self: Recognizer, name: str) -> int:
     self._update_index()
     return n
 
+# %% ../nbs/07_recognize.ipynb #076d3497
+@patch
+def reject(self: Recognizer, photo,  # anything `load_image` reads
+           name: str,  # the enrolled person the face is not
+           box: tuple | None = None,  # the face's box (x1, y1, x2, y2, pixels); None: the photo's one face, or its face named `name`
+          ) -> Rejection:
+    "Remember that a face of `photo` is not `name`; from now on it is never named `name`."
+    from facenb.core import iou
+    label = str(photo) if isinstance(photo, (str, Path)) else 'the photo'
+    image = load_image(photo)
+    faces = self.detector.detect(image)
+    if not faces: raise FaceNotFound(f'{label}: no face found')
+    emb = self.embedder.embed(image, faces)
+    if box is not None:
+        i = int(np.argmax([iou(f.box, box) for f in faces]))
+        if iou(faces[i].box, box) < 0.3: raise FaceNotFound(f'{label}: no face at {[round(v) for v in box]}')
+    elif len(faces) == 1: i = 0
+    else:
+        key = _clean_name(name).casefold()
+        named = [j for j, (n, _, _) in enumerate(self.identify(emb, [0] * len(faces))) if n is not None and n.casefold() == key]
+        if len(named) != 1: raise FaceNotFound(f'{label}: {len(faces)} faces, {"none" if not named else "several"} named {name!r}; say which (its box)')
+        i = named[0]
+    where = str(Path(photo).expanduser().resolve()) if isinstance(photo, (str, Path)) else image_hash(image)
+    return add_rejection(self.gallery, name, emb[i], self.model, where, faces[i], FaceCrop.from_photo(image, faces[i]))
+
 # %% ../nbs/07_recognize.ipynb #6e688cd4
 def crop_embedder(embedder: Embedder):
     "A function from `FaceCrop`s to their embeddings by `embedder`, each face aligned by the embedder on its crop."
@@ -319,7 +354,11 @@ def reembed(db: str | Path | Gallery | None = None,  # gallery file (default: FA
     "Every face in the gallery embedded again with `model` from its stored crop, in one transaction: all, or nothing."
     gallery = db if isinstance(db, Gallery) else Gallery(db)
     embedder = model if isinstance(model, Embedder) else embedder_for(model)
-    return gallery.reembed(embedder.model_name, crop_embedder(embedder), progress, batch_size)
+    embed = crop_embedder(embedder)
+    carried = embed_rejections(gallery, embed) if gallery.model not in (None, embedder.model_name) else ([], [])
+    done = gallery.reembed(embedder.model_name, embed, progress, batch_size)
+    if done.faces: write_rejections(gallery, embedder.model_name, *carried)  # the "no"s move with the faces (facenb.reject)
+    return done
 
 @patch
 def reembed(self: Recognizer, model: str | Embedder | None = None, progress=None) -> Reembedded:

@@ -24,6 +24,7 @@ import facenb
 from .core import MAX_PIXELS, ImageError, load_image
 from .store import Gallery, GalleryError, GalleryWarning, ModelMismatch, UnknownPerson, _clean_name
 from .recognize import EnrollmentError, Recognizer
+from .reject import FaceNotFound, rejections, remove_rejection
 from .keys import ApiKey, check_key, has_keys
 from .web import cross_site, host_allowed
 
@@ -78,7 +79,7 @@ class ApiError(Exception):
 
 ERROR_CODES = {  # status: the codes it carries
     400: 'bad_request bad_image bad_name', 401: 'missing_key invalid_key no_keys', 403: 'read_only_key cross_site',
-    404: 'unknown_person not_found', 405: 'method_not_allowed',
+    404: 'unknown_person not_found face_not_found', 405: 'method_not_allowed',
     409: 'name_taken differs_in_case photo_enrolled looks_like_another model_mismatch', 413: 'too_large too_many_pixels',
     415: 'not_an_image unsupported_media_type', 421: 'unknown_host', 422: 'no_face several_faces face_too_small poor_quality',
     429: 'rate_limited', 500: 'internal gallery_error', 503: 'busy', 504: 'timeout'}
@@ -90,7 +91,7 @@ _RULES = [(EnrollmentError, 'no face found', 422, 'no_face'), (EnrollmentError, 
           (EnrollmentError, 'smaller than the minimum', 422, 'face_too_small'),
           (EnrollmentError, 'skip the quality check', 422, 'poor_quality'),
           (EnrollmentError, 'looks like', 409, 'looks_like_another'), (EnrollmentError, '', 400, 'bad_request'),
-          (UnknownPerson, '', 404, 'unknown_person'), (ModelMismatch, '', 409, 'model_mismatch'),
+          (UnknownPerson, '', 404, 'unknown_person'), (FaceNotFound, '', 404, FaceNotFound.code), (ModelMismatch, '', 409, 'model_mismatch'),
           (GalleryError, 'name is taken', 409, 'name_taken'),
           (GalleryError, 'differ only in case', 409, 'differs_in_case'), (GalleryError, 'already enrolled as', 409, 'photo_enrolled'),
           (GalleryError, 'gallery busy', 503, 'busy'), (GalleryError, '', 500, 'gallery_error')]
@@ -468,6 +469,29 @@ def add_routes(app: FastAPI):
         person = _name(name)
         n = await run_in_pool(request, lambda cancelled: rec(request).forget(person))
         return {'name': person, 'removed': n, 'message': f'{person}: forgotten ({n} face{_s(n)} removed)'}
+
+    @app.post('/v1/people/{name}/rejections', dependencies=[can_write], tags=['people'], openapi_extra=_photo_body('photo'))
+    async def reject(name: str, request: Request, sighting: int | None = None, box: str | None = None) -> dict:
+        "Remember that a face is not `name`: an archive sighting (`?sighting=ID`, no body), or a face of the photo (`?box=x1,y1,x2,y2` picks one)."
+        from facenb.archive import reject_sighting
+        person = _name(name)
+        try: where = None if box is None else tuple(float(v) for v in box.split(','))
+        except ValueError: where = ()
+        if where is not None and len(where) != 4: raise ApiError(400, 'bad_request', f'box takes x1,y1,x2,y2 in pixels, not {box!r}')
+        if sighting is not None: return (await run_in_pool(request, lambda cancelled: reject_sighting(rec(request).gallery, sighting, person))).to_dict()
+        filename, data = _one(await read_photos(request, ('photo',)), 'photo')
+        def work(cancelled): return rec(request).reject(decode_photo(filename, data, max_pixels(request)), person, where).to_dict()
+        return await run_in_pool(request, work)
+
+    @app.get('/v1/rejections', dependencies=[can_read], tags=['people'])
+    async def list_rejections(request: Request) -> dict:
+        "Every remembered \"not this person\": id, name, photo (path or hash), box, model, when."
+        return {'rejections': await run_in_pool(request, lambda cancelled: [r.to_dict() for r in rejections(rec(request).gallery)])}
+
+    @app.delete('/v1/rejections/{rid}', dependencies=[can_write], tags=['people'])
+    async def unreject(rid: int, request: Request) -> dict:
+        "Undo a rejection: the person may be named on that face again."
+        return (await run_in_pool(request, lambda cancelled: remove_rejection(rec(request).gallery, rid))).to_dict()
 
     @app.get('/v1/health', dependencies=[can_read], tags=['service'])
     async def health() -> dict:

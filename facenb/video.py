@@ -16,6 +16,7 @@ from fastcore.basics import patch
 from PIL import Image
 
 from .core import Face, load_image, draw_faces, iou, data_dir, ImageError, KNOWN_COLOR, UNKNOWN_COLOR
+from .joint import name_jointly
 
 # %% auto #0
 __all__ = ['BROWSER_CODECS', 'DEFAULT_VIDEO_DETECTOR', 'REFINE_SIDE', 'WAIT_COLOR', 'VideoError', 'VideoInfo', 'video_info',
@@ -435,6 +436,15 @@ def _embed(self: VideoRecognizer, frame: np.ndarray, tracks: list[Track], index:
 
 # %% ../nbs/08_video.ipynb #a1fe43ec
 @patch
+def _one_name_each(self: VideoRecognizer, tracks: list[Track]):
+    "Where two tracks of one frame show one name, name the frame's tracks jointly from their names and candidates."
+    shown = [t for t in dict.fromkeys(tracks) if t.name is not None]
+    if len({t.name for t in shown}) == len(shown): return
+    ranked = [[(t.name, t.similarity)] + [c for c in t.candidates if c[0] != t.name] for t in shown]
+    for t, (name, sim) in zip(shown, name_jointly(ranked, self.recognizer.threshold)):
+        if name != t.name: t.name, t.similarity, t.pending = name, sim, (None, 0)
+
+@patch
 def process(self: VideoRecognizer, frame: np.ndarray,  # RGB uint8 frame
             index: int | None = None,  # its index (default: frames processed so far)
             time_s: float | None = None,  # its time in seconds (default 0)
@@ -448,6 +458,7 @@ def process(self: VideoRecognizer, frame: np.ndarray,  # RGB uint8 frame
     tracks = self.tracker.update(index, faces)
     t2 = time.perf_counter()
     self._embed(frame, tracks, index)
+    self._one_name_each(tracks)
     t3 = time.perf_counter()
     for t in tracks:
         if t.name is not None: t.votes[t.name] += 1

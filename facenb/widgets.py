@@ -157,11 +157,12 @@ def _build_recognise(self: FaceDemo):
     self.video_out = W.Video(format='mp4', autoplay=False, loop=False, layout=W.Layout(max_width=f'{self.frame_side}px', display='none'))
     self.cam_box = W.HBox([W.HTML(_html('no webcam: anywidget is not installed or the demo was made with camera=False'))])
     self.view_row = W.HBox([self.frame_view], layout=W.Layout(align_items='flex-start'))
+    self.reject_row = W.HBox()  # a "Not NAME" button per named face of the last photo
     self.recognise_box = W.VBox([
         W.HBox([W.HTML('<b>Webcam</b>', layout=W.Layout(width='70px')), self.cam_box,
                 W.HTML('<b>Photos</b>', layout=W.Layout(width='60px', margin='0 0 0 30px')), self.query_upload]),
         W.HBox([self.video_path, self.video_upload]), W.HBox([self.video_every, self.video_max, self.video_button]),
-        self.view_row, self.fps, self.results, self.video_out])
+        self.view_row, self.fps, self.results, self.reject_row, self.video_out])
 
 @patch
 def on_frame(self: FaceDemo, frame,  # JPEG/PNG bytes (webcam), an RGB array, a PIL image or a path
@@ -179,7 +180,23 @@ def on_frame(self: FaceDemo, frame,  # JPEG/PNG bytes (webcam), an RGB array, a 
     rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 1 else 0.0
     self.fps.value = _html(f'{rate:.1f} frames/s, {1000 * (t1 - t0):.0f} ms to recognise the last one ({len(matches)} faces)')
     self.results.value = ' '.join(_html(m.label, m.known) for m in matches) or _html('no face')
+    self.reject_row.children = [self._reject_button(image, m) for m in matches if m.known]
     return matches
+
+@patch
+def _reject_button(self: FaceDemo, image: np.ndarray, match) -> W.Button:
+    b = W.Button(description=f'Not {match.name}', icon='user-times', tooltip='remember that this face is not this person')
+    b.on_click(lambda _: self.on_reject(image, match))
+    return b
+
+@patch
+def on_reject(self: FaceDemo, image: np.ndarray, match) -> list:
+    "Remember that the face of `match` is not its name (`Recognizer.reject`; a \"Not NAME\" button), and recognise the photo again."
+    try: self.recognizer.reject(image, match.name, box=match.face.box)
+    except (ImageError, GalleryError) as e:
+        self.fps.value = _html(str(e), False)
+        return self.last_matches
+    return self.on_frame(image)
 
 @patch
 def on_upload_recognise(self: FaceDemo, change: dict):  # a traitlets change of `query_upload.value`
@@ -360,8 +377,19 @@ class PhotosView:
             try: crop = Image.fromarray(s.face.crop(self._lib['image'](s.path), margin=0.2))
             except ImageError: continue
             crop.thumbnail((96, 96))
-            tiles.append(W.VBox([W.Image(value=_png(crop), format='png'), W.HTML(f'<small>{escape(Path(s.path).name)} {s.similarity:.2f}</small>')]))
+            no = W.Button(description=f'Not {name}', layout=W.Layout(width='96px'), tooltip='remember that this face is not this person')
+            no.on_click(lambda _, sid=s.id: self.on_reject(sid, name))
+            tiles.append(W.VBox([W.Image(value=_png(crop), format='png'), W.HTML(f'<small>{escape(Path(s.path).name)} {s.similarity:.2f}</small>'), no]))
         self.faces.children = tiles
+
+    def on_reject(self, sighting_id: int, name: str):
+        "Remember that a sighting is not `name` (its tile's button), and show the person's faces again."
+        from facenb.archive import reject_sighting
+        try: r = reject_sighting(self.recognizer.gallery, sighting_id, name)
+        except GalleryError as e: self.msg.value = _html(str(e), False); return
+        self.msg.value = _html(f'remembered: that face is not {escape(name)}', True)
+        self.on_person()
+        return r
 
     def on_group(self, _=None):
         "Group the unnamed faces and show each group with a name box (the Group button)."

@@ -188,6 +188,15 @@ def test_app_people_in_my_photos(celeba, tmp_path, monkeypatch):
     assert at.selectbox(key='find_person').value == 'Anna'
     faces = [e for e in at.get('image') if e.proto.imgs and e.proto.imgs[0].caption.endswith(')')]  # 'photo.jpg (0.83)'
     assert len(faces) >= 3, [e.proto.imgs[0].caption for e in at.get('image') if e.proto.imgs]
+    noes = [b for b in at.button if (b.key or '').startswith('reject_sighting_')]  # "Not Anna" under each face
+    assert len(noes) == len(faces) and noes[-1].label == 'Not Anna'
+    rejected = int(noes[-1].key.rsplit('_', 1)[1])
+    noes[-1].click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith('Remembered: that face is not Anna') for s in at.success), [s.value for s in at.success]
+    left = [b for b in at.button if (b.key or '').startswith('reject_sighting_')]
+    assert rejected not in {int(b.key.rsplit('_', 1)[1]) for b in left} and len(left) < len(noes)
+    assert rejected not in {s.id for s in find(db, 'Anna')}
 
 
 def test_videos_sampled_resumed_and_pruned(data, celeba, tmp_path):

@@ -27,9 +27,14 @@ expect.set_options(timeout=WAIT_MS)
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    "A free port on 127.0.0.1: one of FACENB_TEST_PORTS (e.g. 18300-18399) when that is set, else any."
+    lo, _, hi = os.environ.get('FACENB_TEST_PORTS', '0-0').partition('-')
+    for port in range(int(lo), int(hi or lo) + 1):
+        with socket.socket() as s:
+            try: s.bind(('127.0.0.1', port))
+            except OSError: continue
+            return s.getsockname()[1]
+    raise RuntimeError(f'no free port in FACENB_TEST_PORTS={os.environ["FACENB_TEST_PORTS"]}')
 
 
 def start_server(tmp: Path, **env) -> tuple[subprocess.Popen, str, Path]:
@@ -291,6 +296,43 @@ def test_password_when_exposed(playwright, tmp_path):
         pg.get_by_label('Password', exact=True).fill('correct horse battery'); pg.get_by_role('button', name='Log in').click()
         expect(pg.get_by_role('tab', name='Recognise')).to_be_visible()
         shot(pg, 'app_logged_in')
+    finally:
+        browser.close()
+        stop_server(proc)
+
+
+def test_not_this_person(playwright, samples, tmp_path):
+    "The button beside a named face remembers that it is not that person; the no holds when the gallery moves to FaceNet."
+    from facenb.recognize import Recognizer, reembed
+    from facenb.reject import rejections
+    db = tmp_path / 'reject.db'
+    Recognizer(db).enroll('kit_harington', sorted((samples / 'people/kit_harington').iterdir()))
+    proc, url, _ = start_server(tmp_path, FACENB_DB=str(db))
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        page = browser.new_page(viewport={'width': 1280, 'height': 860})
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url)
+        expect(page.get_by_text(re.compile(r'^Gallery: .*\(people: 1\)'))).to_be_visible()
+        page.get_by_role('tab', name='Recognise').click()
+        upload(page, 'Upload a photo', samples / 'queries/johnsnow_test1.jpg')
+        expect(page.get_by_text(re.compile(r'^1\. kit_harington: similarity'))).to_be_visible()
+        page.get_by_role('button', name='Not kit_harington').click()
+        expect(page.get_by_text('Remembered: that face is not kit_harington', exact=False)).to_be_visible()
+        expect(page.get_by_text(re.compile(r'^1\. Not recognised'))).to_be_visible()
+        no_exception(page)
+        shot(page, 'app_not_this_person')
+        assert [r.name for r in rejections(Gallery(db))] == ['kit_harington']
+        assert reembed(db, 'facenet').faces == 2  # outside the app: the gallery, and its "no", move to another model
+        page.reload()
+        expect(page.get_by_text(re.compile(r'^Gallery: .*\(people: 1\)'))).to_be_visible()
+        page.get_by_role('tab', name='Recognise').click()
+        upload(page, 'Upload a photo', samples / 'queries/johnsnow_test1.jpg')
+        expect(page.get_by_text(re.compile(r'^1\. Not recognised'))).to_be_visible()
+        expect(page.get_by_text(re.compile(r'^1\. kit_harington'))).to_have_count(0)
+        upload(page, 'Upload a photo', samples / 'queries/kit_with_rose.jpg')
+        expect(page.get_by_text(re.compile(r'^\d\. kit_harington: similarity'))).to_be_visible()  # still named in his other photos
+        no_exception(page)
     finally:
         browser.close()
         stop_server(proc)

@@ -327,28 +327,34 @@ def cmd_index(args) -> int:
                           prune=args.prune, progress=True, videos=args.videos)
     print(report)
     for path, err in report.bad: print(f'  unreadable: {err}')
+    for path, why in report.too_large: print(f'  skipped: {why}')
     return 0
 
 def cmd_find(args) -> int:
     from facenb.archive import archive_threshold, find
     g = Gallery(args.db, create=False)
-    found = find(g, args.name, threshold=args.threshold)
+    found, name = find(g, args.name, threshold=args.threshold), g.stored_name(args.name)
     if args.json: print(json.dumps([s.to_dict() for s in found]))
     else:
         t = args.threshold if args.threshold is not None else archive_threshold(g)
-        print(f'{args.name}: {len(found)} sighting{"s" * (len(found) != 1)} (similarity >= {t:.3f}'
+        print(f'{name}: {len(found)} sighting{"s" * (len(found) != 1)} (similarity >= {t:.3f}'
               + (f', the default for {len(g)} people enrolled)' if args.threshold is None else ')'))
         for s in found: print(f'  {s.path}  {s.similarity:.2f}  box {[round(v) for v in s.face.box]}')
     return 0
 
 def cmd_sightings(args) -> int:
-    from facenb.archive import sightings
-    g = Gallery(args.db, create=False)
+    from facenb.archive import UnreadablePhoto, sightings
+    g, failed = Gallery(args.db, create=False), 0
     for photo in args.photos:
-        ss = sightings(g, photo)
+        try: ss = sightings(g, photo)
+        except UnreadablePhoto as e:  # this photo only: say why it has no faces to list, go on with the others
+            failed += 1
+            print(f'facenb: error: {e}', file=sys.stderr)
+            if args.json: print(json.dumps({'photo': str(photo), 'error': str(e)}), flush=True)
+            continue
         if args.json: print(json.dumps({'photo': str(photo), 'faces': [s.to_dict() for s in ss]}))
         else: print(f'{photo}: {len(ss)} face{"s" * (len(ss) != 1)}', *map(_sighting_line, ss), sep='\n  ')
-    return 0
+    return 1 if failed else 0
 
 def cmd_cluster(args) -> int:
     from facenb.cluster import cluster_sightings, contact_sheet

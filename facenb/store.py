@@ -455,6 +455,13 @@ def __contains__(self: Gallery, name) -> bool:
     with _connect(self.path) as con: return _find(con, n) is not None
 
 @patch
+def stored_name(self: Gallery, name: str) -> str:
+    "`name` as the gallery stores it: the person it names (case aside), else `name` cleaned; `GalleryError` for a bad name."
+    n = _clean_name(name)
+    with _connect(self.path) as con: row = _find(con, n)
+    return row[1] if row else n
+
+@patch
 def __len__(self: Gallery) -> int:
     with _connect(self.path) as con: return con.execute('SELECT count(*) FROM people').fetchone()[0]
 

@@ -557,14 +557,24 @@ def forget(self: Gallery, name: str,
 @patch
 def purge(self: Gallery, wait: float = FORGET_WAIT_S,  # seconds to wait for readers of old data to finish
          ) -> bool:
-    "Copy the write-ahead log into the file and truncate it, so deleted data is gone from both; False if a reader kept it."
+    "Rewrite the file (VACUUM), copy the write-ahead log into it and truncate the log: deleted data is gone from both; False if a reader kept it."
     deadline = time.monotonic() + wait
     with _connect(self.path) as con:
         con.execute('PRAGMA busy_timeout = 100')
-        while True:
-            try: busy = con.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()[0]
-            except sqlite3.OperationalError: busy = 1
-            if not busy: return True
+        con.execute('PRAGMA temp_store = MEMORY')  # VACUUM's copy of the gallery stays in memory, not in a temporary file
+        return _retry(lambda: con.execute('VACUUM'), deadline) and _retry(lambda: _checkpoint(con), deadline)
+
+def _checkpoint(con):
+    "Copy the whole log into the file and truncate it, or `OperationalError` while a reader still needs the log."
+    if con.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()[0]: raise sqlite3.OperationalError('checkpoint busy')
+
+def _retry(step, deadline: float) -> bool:
+    "Run `step` until it succeeds (True) or, still busy or locked, the deadline passes (False)."
+    while True:
+        try:
+            step()
+            return True
+        except sqlite3.OperationalError:
             if time.monotonic() > deadline: return False
             time.sleep(0.05)
 

@@ -397,10 +397,10 @@ def add_routes(app: FastAPI):
             try: added = rec(request).enroll(person, uploads, progress=decoded)
             except NeedsConfirmation as e: raise type(e)(f'{uploads[e.index][0]}: {e}', e.name, e.similarity, e.index) from None
             except EnrollmentError as e: raise EnrollmentError(str(e).replace('the photo', current[0], 1)) from None
-            person_ = rec(request).gallery.stored_name(person)  # a name that trims to an enrolled one is theirs: say it as stored
-            total, n = len(rec(request).gallery.faces(person_)), len(uploads)
-            return {'name': person_, 'added': added, 'photos': n, 'faces': total,
-                    'message': f'{person_}: {added} new face{_s(added)} enrolled from {n} photo{_s(n)} ({total} in all)'}
+            stored = rec(request).gallery.stored_name(person)  # a name that trims to an enrolled one is theirs: say it as stored
+            total, n = len(rec(request).gallery.faces(stored)), len(uploads)
+            return {'name': stored, 'added': added, 'photos': n, 'faces': total,
+                    'message': f'{stored}: {added} new face{_s(added)} enrolled from {n} photo{_s(n)} ({total} in all)'}
         return await run_in_pool(request, work)
 
     @app.get('/v1/people', dependencies=[can_read], tags=['people'])

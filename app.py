@@ -21,7 +21,7 @@ from facenb.core import ImageError, load_image
 from facenb.detect import BACKENDS, get_detector
 from facenb import access, web
 from facenb.store import Gallery, GalleryError, GalleryWarning, UnknownPerson, default_db_path
-from facenb.recognize import DEFAULT_THRESHOLD, EnrollmentError, Match, Recognizer
+from facenb.recognize import DEFAULT_THRESHOLD, EnrollmentError, Match, NeedsConfirmation, NotTheSamePerson, Recognizer
 from facenb.archive import find, index_photos, reject_sighting, sighting_image
 from facenb.reject import rejections
 from facenb.cluster import cluster_sightings, contact_sheet, name_cluster
@@ -106,7 +106,7 @@ STRINGS = {
         'detector': 'Face detector', 'detector_unavailable': 'Not available here: {items}.',
         'detector_failed': 'The "{name}" detector could not be loaded ({err}); using "mtcnn" instead.',
         'db_path': 'Gallery database (shared with the `facenb` command line; set `FACENB_DB` to change it):',
-        'lookalike': '{err}', 'save_anyway': 'They are different people: save anyway',
+        'lookalike': '{err}', 'save_anyway': 'They are different people: save anyway', 'same_anyway': 'This is {name}: save anyway',
         'password': 'Password', 'log_in': 'Log in', 'wrong_password': 'Wrong password.',
         'login_hint': 'This app is reachable from other machines, so it asks for its password.',
         'no_password': 'This app listens beyond this machine ({address}) but has no password: set one with '
@@ -183,7 +183,7 @@ STRINGS = {
         'detector': 'Детектор лиц', 'detector_unavailable': 'Здесь недоступны: {items}.',
         'detector_failed': 'Детектор «{name}» не загрузился ({err}); используется «mtcnn».',
         'db_path': 'База галереи (общая с командой `facenb`; задайте `FACENB_DB`, чтобы сменить):',
-        'lookalike': '{err}', 'save_anyway': 'Это разные люди: всё равно сохранить',
+        'lookalike': '{err}', 'save_anyway': 'Это разные люди: всё равно сохранить', 'same_anyway': 'Это {name}: всё равно сохранить',
         'password': 'Пароль', 'log_in': 'Войти', 'wrong_password': 'Неверный пароль.',
         'login_hint': 'Приложение доступно с других компьютеров, поэтому оно спрашивает пароль.',
         'no_password': 'Приложение слушает не только этот компьютер ({address}), но пароль не задан: задайте его командой '
@@ -488,7 +488,7 @@ def render_add(rec: Recognizer):
     force = False
     if lookalike:
         st.error(tr('lookalike', err=lookalike[1]))
-        force = st.button(tr('save_anyway'), key='add_force')
+        force = st.button(tr('same_anyway', name=md_escape(lookalike[3])) if lookalike[2] == NotTheSamePerson.code else tr('save_anyway'), key='add_force')
     if save or force:
         st.session_state.pop('add_lookalike', None)
         try:
@@ -496,13 +496,14 @@ def render_add(rec: Recognizer):
                 warnings.simplefilter('always', GalleryWarning)
                 n = add_person(rec, name, files, force=force)
         except EnrollmentError as e:
-            if 'looks like' not in str(e) or force: st.error(md_escape(_reason(e)))
-            else:  # the same face under another name: ask before saving
-                st.session_state['add_lookalike'] = ((name, tuple(digest(d) for _, d in files)), _reason(e))
+            if not isinstance(e, NeedsConfirmation) or force: st.error(md_escape(_reason(e)))
+            else:  # the same face under another name, or another face under this name: ask before saving
+                st.session_state['add_lookalike'] = ((name, tuple(digest(d) for _, d in files)), _reason(e), e.code, e.name)
                 st.rerun()
         except GalleryError as e: st.error(md_escape(_reason(e)))
         else:
             notes = [str(w.message) for w in caught if issubclass(w.category, GalleryWarning)]
+            name = rec.gallery.stored_name(name)  # 'Bob\u3000' was added to Bob: say so
             st.session_state['add_msg'] = tr('added', n=n, name=name) if n else tr('added_none', name=name)
             if notes: st.session_state['add_msg'] += '  \n' + md_escape(' '.join(notes))
             st.session_state['add_round'] = rnd + 1

@@ -22,11 +22,11 @@ from .recognize import Recognizer
 from .embed import MODELS
 
 # %% auto #0
-__all__ = ['ARCHIVE_SUFFIXES', 'VIDEO_SUFFIXES', 'ARCHIVE_FPIR', 'archive_files', 'file_hash', 'is_video', 'frame_path',
-           'split_frame', 'FaceReader', 'PhotoResult', 'analyse_photo', 'video_frames', 'analyse_video',
-           'analyse_batch', 'sighting_image', 'run_batches', 'matcher', 'archive_far', 'archive_threshold',
-           'refresh_names', 'IndexReport', 'index_photos', 'Sighting', 'find', 'sightings', 'bad_photos',
-           'reject_sighting', 'reject']
+__all__ = ['ARCHIVE_SUFFIXES', 'VIDEO_SUFFIXES', 'MAX_PHOTO_BYTES', 'MAX_VIDEO_BYTES', 'ARCHIVE_FPIR', 'archive_files',
+           'file_hash', 'is_video', 'frame_path', 'split_frame', 'UnreadablePhoto', 'too_large', 'read_file',
+           'FaceReader', 'PhotoResult', 'analyse_photo', 'video_frames', 'analyse_video', 'analyse_batch',
+           'sighting_image', 'run_batches', 'matcher', 'archive_far', 'archive_threshold', 'refresh_names',
+           'IndexReport', 'index_photos', 'Sighting', 'find', 'sightings', 'bad_photos', 'reject_sighting', 'reject']
 
 # %% ../nbs/13_archive.ipynb #3874e553
 _TABLES = """
@@ -112,6 +112,31 @@ def split_frame(path: str) -> tuple[str, float | None]:
         try: return file, float(t)
         except ValueError: pass
     return str(path), None
+
+# %% ../nbs/13_archive.ipynb #ce28a7ab
+MAX_PHOTO_BYTES = 256 * 2**20  # a photo file larger than this is skipped, not read
+MAX_VIDEO_BYTES = 2 * 2**30  # a video is read whole, so larger ones are skipped too
+
+class UnreadablePhoto(GalleryError):
+    "A file of the archive facenb could not use: indexed as unreadable (the reason is stored), or over the size limit."
+    code = 'unreadable_photo'
+    def __init__(self, message: str, path: str):
+        super().__init__(message)
+        self.path = path
+
+def too_large(path, size: int) -> str | None:
+    "Why a file of `size` bytes at `path` is skipped unread, or None when it is within the limit for its kind."
+    kind, limit = ('video', MAX_VIDEO_BYTES) if is_video(path) else ('photo', MAX_PHOTO_BYTES)
+    return f'{path}: {size:,} bytes, over the limit of {limit:,} for a {kind}; not read' if size > limit else None
+
+def read_file(path) -> bytes:
+    "The bytes of an archive file, or `UnreadablePhoto` when it is over the size limit (checked before reading, and while)."
+    limit = MAX_VIDEO_BYTES if is_video(path) else MAX_PHOTO_BYTES
+    with open(path, 'rb') as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(limit + 1) if size <= limit else b''
+    if why := too_large(path, max(size, len(data))): raise UnreadablePhoto(why, str(path))
+    return data
 
 # %% ../nbs/13_archive.ipynb #6711e6c4
 @dataclass
@@ -405,6 +430,7 @@ class IndexReport:
     named: int = 0  # of which matched an enrolled person
     pruned: int = 0  # photos removed because their file is gone (with `prune`)
     bad: list = field(default_factory=list)  # (path, error) of the photos that could not be read in this run
+    too_large: list = field(default_factory=list)  # (path, why) of the files skipped unread: over the size limit
     seconds: float = 0.0
 
     @property
@@ -413,6 +439,7 @@ class IndexReport:
     def __str__(self):
         return (f'{self.photos} photos: {self.analysed} analysed ({self.photos_per_s:.2f} photos/s), {self.skipped} unchanged, '
                 f'{self.copied} copies, {len(self.bad)} unreadable; {self.faces} faces found, {self.named} named'
+                + (f'; {len(self.too_large)} too large, skipped unread' if self.too_large else '')
                 + (f'; {self.pruned} pruned' if self.pruned else ''))
 
 # %% ../nbs/13_archive.ipynb #6d5bf9f3
@@ -489,6 +516,7 @@ def index_photos(rec: Recognizer,  # its gallery receives the sightings; its det
         st, key = f.stat(), str(f)
         old = by_path.get(key)
         if old and old[2:] == (st.st_size, st.st_mtime_ns, model): report.skipped += 1; continue
+        if why := too_large(key, st.st_size): report.too_large.append((key, why)); continue
         todo.append((key, st.st_size, st.st_mtime_ns))
     if prune:
         under = [str(Path(r).expanduser().resolve()) for r in roots]
@@ -508,7 +536,8 @@ def index_photos(rec: Recognizer,  # its gallery receives the sightings; its det
         "Read the photos that need work; copies of indexed photos are written at once, the rest sent out."
         batch = []
         for key, size, mtime in todo:
-            try: data = Path(key).read_bytes()
+            try: data = read_file(key)
+            except UnreadablePhoto as e: report.too_large.append((key, str(e))); continue
             except OSError as e:
                 report.bad.append((key, f'{key}: cannot read ({e.strerror or e})')); continue
             h = file_hash(data)
@@ -577,23 +606,24 @@ def find(db: str | Path | Gallery, name: str,  # the gallery (and archive) file,
         ) -> list[Sighting]:
     "Every sighting of `name` in the indexed photos, most similar first."
     g = _gallery(db)
-    with _connect(g.path) as con: g._person_id(con, name)  # UnknownPerson, with a suggestion, for a name not enrolled
+    with _connect(g.path) as con: pid = g._person_id(con, name)  # the gallery's lookup (case aside); UnknownPerson, with a suggestion
     _refresh(g, threshold)
-    return _read(g, 'WHERE pe.name = ? ORDER BY s.similarity DESC, ph.path', (_clean_name(name),))
+    return _read(g, 'WHERE s.person_id = ? ORDER BY s.similarity DESC, ph.path', (pid,))
 
 def sightings(db: str | Path | Gallery, photo,  # the gallery file, and a photo's path (or the path of a copy of it)
               threshold: float | None = None) -> list[Sighting]:
-    "The faces of one indexed photo and who they are; `GalleryError` when the photo was never indexed."
+    "The faces of one indexed photo and who they are; `UnreadablePhoto` when it was indexed as unreadable, `GalleryError` when never."
     g, p = _gallery(db), Path(photo).expanduser().resolve()
     _refresh(g, threshold)
     with _connect(g.path) as con:
-        indexed = _has_archive(con) and con.execute('SELECT 1 FROM photos WHERE path = ?', (str(p),)).fetchone()
-    if indexed: return _read(g, 'WHERE ph.path = ? ORDER BY s.id', (str(p),))
-    if not p.is_file(): raise GalleryError(f'{photo}: not an indexed photo, and no such file')
-    h = file_hash(p.read_bytes())
-    with _connect(g.path) as con:
-        row = _has_archive(con) and con.execute('SELECT path FROM photos WHERE hash = ? LIMIT 1', (h,)).fetchone()
-    if not row: raise GalleryError(f'{photo}: not indexed (run `facenb index` on its folder)')
+        row = _has_archive(con) and con.execute('SELECT path, error FROM photos WHERE path = ?', (str(p),)).fetchone()
+    if not row:
+        if not p.is_file(): raise GalleryError(f'{photo}: not an indexed photo, and no such file')
+        h = file_hash(read_file(p))
+        with _connect(g.path) as con:
+            row = _has_archive(con) and con.execute('SELECT path, error FROM photos WHERE hash = ? LIMIT 1', (h,)).fetchone()
+        if not row: raise GalleryError(f'{photo}: not indexed (run `facenb index` on its folder)')
+    if row[1]: raise UnreadablePhoto(f'{photo}: indexed as unreadable ({row[1].removeprefix(row[0] + ": ")})', str(photo))
     return _read(g, 'WHERE ph.path = ? ORDER BY s.id', (row[0],))
 
 def bad_photos(db: str | Path | Gallery) -> list[tuple[str, str]]:

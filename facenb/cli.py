@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #296b671e
 from __future__ import annotations
-import argparse, json, os, sys, warnings
+import argparse, json, os, sqlite3, sys, warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,9 +93,29 @@ def cmd_recognize(args) -> int:
         return [m.to_dict() for m in ms], [f'{m.label:<28} box {[round(v) for v in m.face.box]}' for m in ms]
     return _per_photo(args, one)
 
+def _remove_unused_gallery(path: Path):
+    """Delete the gallery at `path` if no other connection has it open and it holds nobody.
+
+    Its `-wal` and `-shm` are never deleted by hand: they may hold another process's committed pages, and a file
+    without them is a corrupt one. Leaving WAL mode folds the log into the file and SQLite removes both itself, and
+    it succeeds only when this is the one connection: another process that opened the new gallery meanwhile keeps it."""
+    if not path.is_file(): return  # its folder could not be made: nothing there
+    try: con = sqlite3.connect(path, timeout=0, isolation_level=None)
+    except sqlite3.Error: return
+    try:
+        if con.execute('PRAGMA journal_mode = DELETE').fetchone()[0].lower() != 'delete': return
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if 'people' in tables and con.execute('SELECT count(*) FROM people').fetchone()[0]:
+            con.execute('PRAGMA journal_mode = WAL')  # someone enrolled into it meanwhile: theirs, as it was
+            return
+    except sqlite3.Error: return  # another connection holds it: theirs now
+    finally: con.close()
+    try: path.unlink()
+    except OSError: pass
+
 @contextmanager
 def _no_new_files(path: Path):
-    "Remove the gallery file (with its -wal/-shm) and the folders made for it if the block fails and it was new."
+    "Remove the gallery file and the folders made for it if the block fails and it was new (and nobody else took it since)."
     if path.exists():
         yield
         return
@@ -103,9 +123,7 @@ def _no_new_files(path: Path):
     while not d.exists(): made.append(d); d = d.parent
     try: yield
     except BaseException:
-        for f in (path, *(path.with_name(path.name + s) for s in ('-wal', '-shm', '-journal'))):
-            try: f.unlink(missing_ok=True)
-            except OSError: pass  # its folder could not be made: nothing there
+        _remove_unused_gallery(path)
         for d in made:
             try: d.rmdir()
             except OSError: break
@@ -122,8 +140,9 @@ def cmd_enroll(args) -> int:
         rec = _recognizer(args, Gallery(path))
         if args.no_quality_check: rec.quality = None
         n = rec.enroll(args.name, photos, progress=lambda ps: progress(ps, 'enroll'), force=args.force)
-    print(f'{args.name}: {n} new face{"s" * (n != 1)} enrolled from {len(photos)} photo{"s" * (len(photos) != 1)} '
-          f'({len(rec.gallery.faces(args.name))} in all) in {rec.gallery.path}')
+    name = rec.gallery.stored_name(args.name)  # 'Bob\u00a0' was added to Bob: say so
+    print(f'{name}: {n} new face{"s" * (n != 1)} enrolled from {len(photos)} photo{"s" * (len(photos) != 1)} '
+          f'({len(rec.gallery.faces(name))} in all) in {rec.gallery.path}')
     return 0
 
 # %% ../nbs/11_cli.ipynb #8d736b9e
@@ -345,28 +364,34 @@ def cmd_index(args) -> int:
                           prune=args.prune, progress=True, videos=args.videos)
     print(report)
     for path, err in report.bad: print(f'  unreadable: {err}')
+    for path, why in report.too_large: print(f'  skipped: {why}')
     return 0
 
 def cmd_find(args) -> int:
     from facenb.archive import archive_threshold, find
     g = Gallery(args.db, create=False)
-    found = find(g, args.name, threshold=args.threshold)
+    found, name = find(g, args.name, threshold=args.threshold), g.stored_name(args.name)
     if args.json: print(json.dumps([s.to_dict() for s in found]))
     else:
         t = args.threshold if args.threshold is not None else archive_threshold(g)
-        print(f'{args.name}: {len(found)} sighting{"s" * (len(found) != 1)} (similarity >= {t:.3f}'
+        print(f'{name}: {len(found)} sighting{"s" * (len(found) != 1)} (similarity >= {t:.3f}'
               + (f', the default for {len(g)} people enrolled)' if args.threshold is None else ')'))
         for s in found: print(f'  {s.path}  {s.similarity:.2f}  box {[round(v) for v in s.face.box]}')
     return 0
 
 def cmd_sightings(args) -> int:
-    from facenb.archive import sightings
-    g = Gallery(args.db, create=False)
+    from facenb.archive import UnreadablePhoto, sightings
+    g, failed = Gallery(args.db, create=False), 0
     for photo in args.photos:
-        ss = sightings(g, photo)
+        try: ss = sightings(g, photo)
+        except UnreadablePhoto as e:  # this photo only: say why it has no faces to list, go on with the others
+            failed += 1
+            print(f'facenb: error: {e}', file=sys.stderr)
+            if args.json: print(json.dumps({'photo': str(photo), 'error': str(e)}), flush=True)
+            continue
         if args.json: print(json.dumps({'photo': str(photo), 'faces': [s.to_dict() for s in ss]}))
         else: print(f'{photo}: {len(ss)} face{"s" * (len(ss) != 1)}', *map(_sighting_line, ss), sep='\n  ')
-    return 0
+    return 1 if failed else 0
 
 def cmd_cluster(args) -> int:
     from facenb.cluster import cluster_sightings, contact_sheet
@@ -451,7 +476,7 @@ def build_parser(with_eval: bool = True,  # the full `eval` subcommands (they im
     s = sub.add_parser('enroll', help='add a person from one or several photos (or folders)')
     s.add_argument('name'); s.add_argument('photos', nargs='+', metavar='PHOTO')
     s.add_argument('--db', **db); s.add_argument('--detector', **det)
-    s.add_argument('--force', action='store_true', help='enrol even if a face looks like another enrolled person')
+    s.add_argument('--force', action='store_true', help='enrol even if a face looks like another enrolled person, or unlike the person NAME already is')
     s.add_argument('--no-quality-check', action='store_true', help='enrol even a blurred, low-resolution or turned face (see facenb.quality)')
     s.add_argument('--model', default=None, help="embedding model of a new gallery (default: the gallery's own, else the library default)")
     s.set_defaults(fn=cmd_enroll)

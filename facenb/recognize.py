@@ -23,7 +23,8 @@ from .reject import Rejection, FaceNotFound, add_rejection, banned, embed_reject
 
 # %% auto #0
 __all__ = ['DEFAULT_THRESHOLD', 'MIN_ENROL_FACE', 'ENROL_QUALITY', 'JOINT_CANDIDATES', 'PersonIndex', 'Match', 'EnrollmentError',
-           'embedder_for', 'default_model', 'Recognizer', 'crop_embedder', 'reembed']
+           'NeedsConfirmation', 'LooksLikeAnother', 'NotTheSamePerson', 'embedder_for', 'default_model', 'Recognizer',
+           'crop_embedder', 'reembed']
 
 # %% ../nbs/07_recognize.ipynb #b68ba61d
 DEFAULT_THRESHOLD = MODELS[DEFAULT_MODEL].threshold  # cosine similarity at FAR 1e-3 on identity-disjoint CelebA pairs, for the default model (facenb.eval; nbs/10_eval.ipynb)
@@ -94,6 +95,25 @@ ENROL_QUALITY = QualityLimits(min_size=MIN_ENROL_FACE)  # the sharpness and yaw 
 
 class EnrollmentError(ValueError):
     "An enrolment photo that cannot be used: unreadable, no face, several faces, a face too small, or (quality check) too blurred or turned."
+
+class NeedsConfirmation(EnrollmentError):
+    "A face refused on its likeness, which the user may overrule (`force=True`, `--force`, the app's and the widget's confirmation)."
+    code = 'needs_confirmation'
+    def __init__(self, message: str,
+                 name: str,  # the enrolled person the face was compared with, as stored
+                 similarity: float,  # the face's best cosine similarity to `name`
+                 index: int,  # which of the photos given (0-based)
+                ):
+        super().__init__(message)
+        self.name, self.similarity, self.index = name, similarity, index
+
+class LooksLikeAnother(NeedsConfirmation):
+    "A face that another enrolled person matches: the same face under a second name?"
+    code = 'looks_like_another'
+
+class NotTheSamePerson(NeedsConfirmation):
+    "A face added to an enrolled person that none of their faces matches: someone else under their name?"
+    code = 'not_the_same_person'
 
 # %% ../nbs/07_recognize.ipynb #b5b36263
 def _settings(model: str):
@@ -211,17 +231,24 @@ def check_photo(self: Recognizer, photo,  # anything `load_image` reads
 def enroll(self: Recognizer, name: str,  # the person's name (unique in the gallery)
            photos: list,  # one or several photos showing only this person
            progress=None,  # optional wrapper of the photo list that reports progress, e.g. a progress bar
-           force: bool = False,  # store faces even when they look like another enrolled person
+           force: bool = False,  # store faces even when they look like another person, or unlike the person `name` already is
           ) -> int:
     "Add `name` from `photos` (all checked first, then one transaction); returns how many new faces were stored."
     if isinstance(photos, (str, Path, bytes, np.ndarray, Image.Image)): photos = [photos]
     if not photos: raise EnrollmentError('no photos given')
-    checked = [self.check_photo(p) for p in (progress(photos) if progress else photos)]
-    embeddings = np.concatenate([self.embedder.embed(im, [f]) for im, f in checked])
-    if not force: self.check_lookalike(name, embeddings, photos)
-    thumbs = [jpeg_thumbnail(self.embedder.align(im, f)) for im, f in checked]
-    crops = [FaceCrop.from_photo(im, f) for im, f in checked]
-    n = self.gallery.enroll(name, embeddings, self.model, [image_hash(im) for im, _ in checked], thumbs, crops)
+    embeddings, thumbs, crops, hashes = [], [], [], []
+    for p in (progress(photos) if progress else photos):  # one photo at a time: only what is kept of it outlives the loop
+        image, face = self.check_photo(p)
+        embeddings.append(self.embedder.embed(image, [face]))
+        thumbs.append(jpeg_thumbnail(self.embedder.align(image, face)))
+        crops.append(FaceCrop.from_photo(image, face))
+        hashes.append(image_hash(image))
+        del image, p  # before the next photo is read
+    embeddings = np.concatenate(embeddings)
+    if not force:
+        self.check_lookalike(name, embeddings, photos)
+        self.check_same_person(name, embeddings, photos)
+    n = self.gallery.enroll(name, embeddings, self.model, hashes, thumbs, crops)
     self._update_index()
     return n
 
@@ -231,16 +258,38 @@ def check_lookalike(self: Recognizer, name: str,  # the name the faces are to be
                     embeddings: np.ndarray,  # (m, d) normalised embeddings of the new faces
                     photos: list | None = None,  # the photos they came from, to name them in the message
                    ):
-    "`EnrollmentError` if a face matches another enrolled person at the threshold: the same face under two names."
+    "`LooksLikeAnother` if a face matches another enrolled person at the threshold: the same face under two names."
     key = _clean_name(name).casefold()  # the gallery's rule: names equal after casefold are one person
     try: answers = self.identify(embeddings)
     except ModelMismatch: return  # another model's gallery: `Gallery.enroll` refuses it, in its own words
     for i, (person, sim, _) in enumerate(answers):
         if person is not None and person.casefold() != key:
-            p = photos[i] if photos is not None and i < len(photos) else None
-            where = f'{p}: ' if isinstance(p, (str, Path)) else ''
-            raise EnrollmentError(f'{where}this face looks like {person!r} (similarity {sim:.2f}); enrol it as {person!r}, '
-                                  'or insist (force=True, --force) if they are different people')
+            raise LooksLikeAnother(f'{_where(photos, i)}this face looks like {person!r} (similarity {sim:.2f}); enrol it as {person!r}, '
+                                   'or insist (force=True, --force) if they are different people', person, sim, i)
+
+def _where(photos: list | None, i: int) -> str:
+    "How a message names photo `i`: its path, else nothing."
+    p = photos[i] if photos is not None and i < len(photos) else None
+    return f'{p}: ' if isinstance(p, (str, Path)) else ''
+
+@patch
+def check_same_person(self: Recognizer, name: str,  # the name the faces are to be enrolled under
+                      embeddings: np.ndarray,  # (m, d) embeddings of the new faces
+                      photos: list | None = None,  # the photos they came from, to name them in the message
+                     ):
+    "`NotTheSamePerson` if `name` is enrolled and a new face matches none of their faces at the threshold."
+    stored = self.gallery.stored_name(name)  # trimmed and normalised as the gallery will store it: `Bob\u00a0` is Bob
+    try: names, matrix = self.gallery.matrix(self.model)
+    except ModelMismatch: return
+    rows = [i for i, n in enumerate(names) if n == stored]
+    if not rows: return  # a new person: nobody to compare with
+    e = np.asarray(embeddings, np.float32)
+    best = (e / np.linalg.norm(e, axis=1, keepdims=True) @ matrix[rows].T).max(axis=1)
+    for i, sim in enumerate(best):
+        if sim < self.threshold:
+            raise NotTheSamePerson(f'{_where(photos, i)}this face does not look like {stored!r} (similarity {sim:.2f}, the threshold is '
+                                   f'{self.threshold:.2f}); use a photo of {stored}, or insist (force=True, --force) if it is them',
+                                   stored, float(sim), i)
 
 # %% ../nbs/07_recognize.ipynb #0c5cf55b
 Recognizer.joint = True  # name the faces of one photo jointly (facenb.joint); False: each face on its own

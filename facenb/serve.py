@@ -4,7 +4,7 @@
 
 # %% ../nbs/12a_serve.ipynb #c2d0e003
 from __future__ import annotations
-import asyncio, base64, binascii, html, ipaddress, json, logging, math, os, threading, time, warnings
+import asyncio, base64, binascii, html, io, ipaddress, json, logging, math, os, threading, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
@@ -23,16 +23,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import facenb
 from .core import MAX_PIXELS, ImageError, load_image
 from .store import Gallery, GalleryError, GalleryWarning, ModelMismatch, UnknownPerson, _clean_name
-from .recognize import EnrollmentError, Recognizer
+from .recognize import EnrollmentError, NeedsConfirmation, Recognizer
 from .reject import FaceNotFound, rejections, remove_rejection
 from .keys import ApiKey, check_key, has_keys
 from .web import cross_site, host_allowed
 
 # %% auto #0
 __all__ = ['ERROR_CODES', 'log', 'can_read', 'can_write', 'SETTINGS_ENV', 'cores', 'Settings', 'ApiError', 'api_error',
-           'decode_photo', 'read_photos', 'Limits', 'RateLimiter', 'WebRules', 'Cancelled', 'run_in_pool',
-           'gallery_notes', 'NewName', 'create_app', 'add_routes', 'docs_page', 'add_docs', 'ServeError', 'is_local',
-           'app_from_env', 'serve']
+           'decode_photo', 'photo_budget', 'read_photos', 'Limits', 'RateLimiter', 'WebRules', 'Cancelled',
+           'run_in_pool', 'gallery_notes', 'NewName', 'create_app', 'add_routes', 'docs_page', 'add_docs', 'ServeError',
+           'is_local', 'app_from_env', 'serve']
 
 # %% ../nbs/12a_serve.ipynb #c2d0e006
 def cores() -> int:
@@ -47,6 +47,8 @@ class Settings:
     threshold: float | None = None  # cosine similarity a face needs to be named; None: the recognizer's default
     max_upload_mb: float = 20.0  # larger request bodies are refused with 413
     max_pixels: int = MAX_PIXELS  # images with more pixels are refused with 413 (the library's bomb guard)
+    max_photos: int = 20  # photos in one enrolment request; more are refused with 413
+    max_request_pixels: int = 5 * MAX_PIXELS  # pixels of all the photos of one request, from their headers; more: 413
     timeout_s: float = 60.0  # a request still running after this is answered 504 and its work abandoned
     rate_limit: int = 600  # requests a minute per key (per client address when the gallery has no keys); 0: none
     bad_key_limit: int = 10  # requests a minute per client address showing a missing or invalid key before 429; 0: none
@@ -80,9 +82,10 @@ class ApiError(Exception):
 ERROR_CODES = {  # status: the codes it carries
     400: 'bad_request bad_image bad_name', 401: 'missing_key invalid_key no_keys', 403: 'read_only_key cross_site',
     404: 'unknown_person not_found face_not_found', 405: 'method_not_allowed',
-    409: 'name_taken differs_in_case photo_enrolled looks_like_another model_mismatch', 413: 'too_large too_many_pixels',
-    415: 'not_an_image unsupported_media_type', 421: 'unknown_host', 422: 'no_face several_faces face_too_small poor_quality',
-    429: 'rate_limited', 500: 'internal gallery_error', 503: 'busy', 504: 'timeout'}
+    409: 'name_taken differs_in_case photo_enrolled looks_like_another not_the_same_person model_mismatch',
+    413: 'too_large too_many_pixels too_many_photos', 415: 'not_an_image unsupported_media_type', 421: 'unknown_host',
+    422: 'no_face several_faces face_too_small poor_quality', 429: 'rate_limited',
+    500: 'internal gallery_error', 503: 'busy', 504: 'timeout'}
 
 # %% ../nbs/12a_serve.ipynb #c2d0e011
 log = logging.getLogger('facenb.serve')
@@ -90,7 +93,7 @@ log = logging.getLogger('facenb.serve')
 _RULES = [(EnrollmentError, 'no face found', 422, 'no_face'), (EnrollmentError, 'faces found', 422, 'several_faces'),
           (EnrollmentError, 'smaller than the minimum', 422, 'face_too_small'),
           (EnrollmentError, 'skip the quality check', 422, 'poor_quality'),
-          (EnrollmentError, 'looks like', 409, 'looks_like_another'), (EnrollmentError, '', 400, 'bad_request'),
+          (EnrollmentError, '', 400, 'bad_request'),
           (UnknownPerson, '', 404, 'unknown_person'), (FaceNotFound, '', 404, FaceNotFound.code), (ModelMismatch, '', 409, 'model_mismatch'),
           (GalleryError, 'name is taken', 409, 'name_taken'),
           (GalleryError, 'differ only in case', 409, 'differs_in_case'), (GalleryError, 'already enrolled as', 409, 'photo_enrolled'),
@@ -105,6 +108,7 @@ def api_error(e: Exception) -> ApiError:
         if isinstance(e.__cause__, Image.DecompressionBombError) or 'pixels, over the limit' in msg:
             return ApiError(413, 'too_many_pixels', msg)
         return ApiError(400, 'bad_image', msg)
+    if isinstance(e, NeedsConfirmation): return ApiError(409, e.code, msg)  # the user may insist, in another front end
     for cls, needle, status, code in _RULES:
         if isinstance(e, cls) and needle in msg: return ApiError(status, code, msg)
     log.error('unexpected error', exc_info=e)
@@ -122,6 +126,25 @@ def decode_photo(filename: str,  # the upload's file name, used in errors
         err = api_error(e)
         err.message = err.message.replace(f'{len(data)} bytes', filename, 1)
         raise err from None
+
+# %% ../nbs/12a_serve.ipynb #d8f61330
+def photo_budget(uploads: list[tuple[str, bytes]],  # (file name, bytes) of the request's photos
+                 max_photos: int,  # photos allowed in one request
+                 max_pixels: int,  # pixels allowed in all of them
+                ):
+    "Refuse (413) more photos, or more pixels in all, than one request may carry; from the photos' headers, nothing decoded."
+    if len(uploads) > max_photos:
+        raise ApiError(413, 'too_many_photos', f'{len(uploads)} photos in one request; the limit is {max_photos}: send them in several requests')
+    total = 0
+    for filename, data in uploads:
+        try:
+            with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as im:
+                warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+                total += im.width * im.height
+        except Exception: continue  # not an image, or a bomb: `decode_photo` says so in its turn
+        if total > max_pixels:
+            raise ApiError(413, 'too_many_pixels', f'the photos up to {filename} hold {total:,} pixels, over the limit of '
+                           f'{max_pixels:,} for one request; send fewer or smaller photos')
 
 # %% ../nbs/12a_serve.ipynb #c2d0e017
 def _filename(name: str | None, field: str) -> str:
@@ -433,20 +456,24 @@ def add_routes(app: FastAPI):
         person, photos = _name(name), await read_photos(request, ('photos', 'photo'))
         uploads = photos['photos'] + photos['photo']
         if not uploads: raise ApiError(400, 'bad_request', "send one or several photos in the field 'photos'")
+        s = request.app.state.settings
+        photo_budget(uploads, s.max_photos, s.max_request_pixels)
         def work(cancelled):
-            images, current = [decode_photo(n, d, max_pixels(request)) for n, d in uploads], [None]
-            def checked(items):  # `enroll` checks each photo as it takes it from here: note which, stop if abandoned
-                for (filename, _), image in zip(uploads, items):
+            current = [None]
+            def decoded(items):  # `enroll` takes each photo from here, decoded only then: note which, stop if abandoned
+                for filename, data in items:
                     if cancelled.is_set(): raise Cancelled(f'{person}: request abandoned before writing')
                     current[0] = filename
-                    yield image
+                    yield decode_photo(filename, data, s.max_pixels)
                 if cancelled.is_set(): raise Cancelled(f'{person}: request abandoned before writing')
-            try: added, notes = gallery_notes(rec(request).enroll, person, images, progress=checked)
+            try: added, notes = gallery_notes(rec(request).enroll, person, uploads, progress=decoded)
+            except NeedsConfirmation as e: raise type(e)(f'{uploads[e.index][0]}: {e}', e.name, e.similarity, e.index) from None
             except EnrollmentError as e: raise EnrollmentError(str(e).replace('the photo', current[0], 1)) from None
-            total, n = len(rec(request).gallery.faces(person)), len(uploads)
+            stored = rec(request).gallery.stored_name(person)  # a name that trims to an enrolled one is theirs: say it as stored
+            total, n = len(rec(request).gallery.faces(stored)), len(uploads)
             for note in notes: log.warning('%s', note)
-            return {'name': person, 'added': added, 'photos': n, 'faces': total, 'warnings': notes,
-                    'message': f'{person}: {added} new face{_s(added)} enrolled from {n} photo{_s(n)} ({total} in all)'}
+            return {'name': stored, 'added': added, 'photos': n, 'faces': total, 'warnings': notes,
+                    'message': f'{stored}: {added} new face{_s(added)} enrolled from {n} photo{_s(n)} ({total} in all)'}
         return await run_in_pool(request, work)
 
     @app.get('/v1/people', dependencies=[can_read], tags=['people'])

@@ -19,9 +19,9 @@ from .core import Face, load_image
 
 # %% auto #0
 __all__ = ['SCHEMA_VERSION', 'BUSY_TIMEOUT_S', 'MAX_NAME_LEN', 'MAX_THUMBNAIL_BYTES', 'MAX_CROP_BYTES', 'FORGET_WAIT_S',
-           'MIGRATIONS', 'CROP_SIZE', 'CROP_CONTEXT', 'CROP_QUALITY', 'default_db_path', 'GalleryError',
-           'UnknownPerson', 'ModelMismatch', 'GalleryWarning', 'jpeg_thumbnail', 'FaceCrop', 'Person', 'Gallery',
-           'MissingCrops', 'Reembedded']
+           'APPLICATION_ID', 'MIGRATIONS', 'CROP_SIZE', 'CROP_CONTEXT', 'CROP_QUALITY', 'default_db_path',
+           'GalleryError', 'UnknownPerson', 'ModelMismatch', 'GalleryWarning', 'jpeg_thumbnail', 'FaceCrop', 'Person',
+           'Gallery', 'MissingCrops', 'Reembedded']
 
 # %% ../nbs/06_store.ipynb #6a3b25e1
 def default_db_path() -> Path:
@@ -139,6 +139,34 @@ def _schema_version(raw, path: Path) -> int:
     raise GalleryError(f'{path}: gallery schema {text[:20]!r} is not one this facenb reads (schema {SCHEMA_VERSION}); '
                        'the file was written by another program or a newer facenb')
 
+APPLICATION_ID = 0x46634E62  # 'FcNb' in SQLite's header (PRAGMA application_id): this file is a facenb gallery
+_OUR_TABLES = {'meta', 'people', 'faces', 'photos', 'sightings', 'archive_state', 'api_keys'}  # every table facenb makes
+
+def _made_by_facenb(con, tables: set[str]) -> bool:
+    "Whether an SQLite file without our application id is a gallery an older facenb made: its tables, columns and meta keys."
+    cols = lambda t: {r[1] for r in con.execute(f'PRAGMA table_info("{t}")')}
+    return ({'meta', 'people', 'faces'} <= tables <= _OUR_TABLES and cols('meta') == {'key', 'value'}
+            and {'id', 'name', 'created'} <= cols('people') and {'person_id', 'embedding', 'dim', 'model', 'photo_hash'} <= cols('faces')
+            and {'schema_version', 'gallery_id'} <= {r[0] for r in con.execute('SELECT key FROM meta')})
+
+def _check_owner(con, path: Path) -> set[str]:
+    "The file's tables, after refusing an SQLite file that is neither empty nor facenb's: facenb writes to no other."
+    app_id = con.execute('PRAGMA application_id').fetchone()[0]
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if app_id not in (0, APPLICATION_ID):
+        raise GalleryError(f'{path}: an SQLite file of another program (application id {app_id:#x}), not a facenb gallery; '
+                           'facenb writes only to empty files and its own galleries')
+    if tables and app_id == 0 and not _made_by_facenb(con, tables):
+        raise GalleryError(f'{path}: an SQLite file that is not a facenb gallery (tables: {", ".join(sorted(tables))}); '
+                           'facenb writes only to empty files and its own galleries')
+    return tables
+
+def _stamp(con):
+    "Mark a gallery made by an older facenb as facenb's (its application id); a read-only file is left as it is."
+    try: con.execute(f'PRAGMA application_id = {APPLICATION_ID}')
+    except sqlite3.OperationalError as e:
+        if 'readonly' not in str(e): raise
+
 def _init_db(path: Path,
              create: bool = True,  # create the file (and its folder) when it does not exist; else refuse
             ) -> int:
@@ -150,9 +178,8 @@ def _init_db(path: Path,
     try: path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise GalleryError(f'{path}: cannot create the folder {path.parent} ({e.strerror or e})') from None
     with _connect(path) as con:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and 'meta' not in tables:
-            raise GalleryError(f'{path}: an SQLite file that is not a facenb gallery (tables: {", ".join(sorted(tables))})')
+        tables = _check_owner(con, path)
+        if tables and con.execute('PRAGMA application_id').fetchone()[0] != APPLICATION_ID: _stamp(con)
         version = _schema_version(dict(con.execute('SELECT key, value FROM meta')).get('schema_version', 0), path) if tables else 0
         if version > SCHEMA_VERSION:
             raise GalleryError(f'{path}: gallery schema {version} was written by a newer facenb '
@@ -161,6 +188,8 @@ def _init_db(path: Path,
         if con.execute('PRAGMA journal_mode').fetchone()[0].lower() != 'wal': con.execute('PRAGMA journal_mode = WAL')
         con.execute('BEGIN IMMEDIATE')
         try:
+            _check_owner(con, path)  # again, inside the transaction: nobody else wrote to it since
+            con.execute(f'PRAGMA application_id = {APPLICATION_ID}')
             for stmt in filter(str.strip, _SCHEMA.split(';')): con.execute(stmt)
             con.executemany('INSERT OR IGNORE INTO meta VALUES (?, ?)', [('schema_version', str(SCHEMA_VERSION)),
                             ('gallery_id', uuid.uuid4().hex), ('generation', '0'), ('created', _now())])
@@ -426,6 +455,13 @@ def __contains__(self: Gallery, name) -> bool:
     with _connect(self.path) as con: return _find(con, n) is not None
 
 @patch
+def stored_name(self: Gallery, name: str) -> str:
+    "`name` as the gallery stores it: the person it names (case aside), else `name` cleaned; `GalleryError` for a bad name."
+    n = _clean_name(name)
+    with _connect(self.path) as con: row = _find(con, n)
+    return row[1] if row else n
+
+@patch
 def __len__(self: Gallery) -> int:
     with _connect(self.path) as con: return con.execute('SELECT count(*) FROM people').fetchone()[0]
 
@@ -521,14 +557,24 @@ def forget(self: Gallery, name: str,
 @patch
 def purge(self: Gallery, wait: float = FORGET_WAIT_S,  # seconds to wait for readers of old data to finish
          ) -> bool:
-    "Copy the write-ahead log into the file and truncate it, so deleted data is gone from both; False if a reader kept it."
+    "Rewrite the file (VACUUM), copy the write-ahead log into it and truncate the log: deleted data is gone from both; False if a reader kept it."
     deadline = time.monotonic() + wait
     with _connect(self.path) as con:
         con.execute('PRAGMA busy_timeout = 100')
-        while True:
-            try: busy = con.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()[0]
-            except sqlite3.OperationalError: busy = 1
-            if not busy: return True
+        con.execute('PRAGMA temp_store = MEMORY')  # VACUUM's copy of the gallery stays in memory, not in a temporary file
+        return _retry(lambda: con.execute('VACUUM'), deadline) and _retry(lambda: _checkpoint(con), deadline)
+
+def _checkpoint(con):
+    "Copy the whole log into the file and truncate it, or `OperationalError` while a reader still needs the log."
+    if con.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()[0]: raise sqlite3.OperationalError('checkpoint busy')
+
+def _retry(step, deadline: float) -> bool:
+    "Run `step` until it succeeds (True) or, still busy or locked, the deadline passes (False)."
+    while True:
+        try:
+            step()
+            return True
+        except sqlite3.OperationalError:
             if time.monotonic() > deadline: return False
             time.sleep(0.05)
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from .core import load_image, ImageError, data_dir, KNOWN_COLOR, UNKNOWN_COLOR
 from .store import GalleryError
-from .recognize import Recognizer, EnrollmentError
+from .recognize import Recognizer, EnrollmentError, NeedsConfirmation
 from .video import camera_frame, read_frames, recognize_video, browser_suffix, VideoError, VideoRecognizer, WAIT_COLOR
 
 # %% auto #0
@@ -81,7 +81,7 @@ class FaceDemo:
 def _build_enrol(self: FaceDemo):
     self.name = W.Text(placeholder='name of the person', description='Name')
     self.add_existing = W.Checkbox(False, description='add to this person if enrolled', indent=False)
-    self.force = W.Checkbox(False, description='save even if a face looks like someone else', indent=False)
+    self.force = W.Checkbox(False, description='save even if a face seems to be someone else', indent=False)
     self.enrol_upload = W.FileUpload(accept='image/*', multiple=True, description='Photos')
     self.enrol_upload.observe(self.on_upload_enrol, 'value')
     self.save_button = W.Button(description='Save', button_style='success', icon='check')
@@ -133,8 +133,9 @@ def on_save(self: FaceDemo, _=None):
         return
     try: n = self.recognizer.enroll(name, [im for _, im in self.pending], force=self.force.value)
     except (EnrollmentError, GalleryError) as e:
-        hint = '; tick "save even if a face looks like someone else" if they are different people' if 'looks like' in str(e) else ''
+        hint = '; tick "save even if a face seems to be someone else" if you are sure' if isinstance(e, NeedsConfirmation) else ''
         self.enrol_msg.value = _html(str(e) + hint, False); return
+    name = self.recognizer.gallery.stored_name(name)  # 'Bob\u3000' was added to Bob: say so
     self.clear_pending(); self.name.value = ''; self.force.value = False
     self.enrol_msg.value = _html(f'enrolled {name}: {n} new face(s)' + ('' if n else ' (these photos were already stored)'), True)
     self.refresh_people()

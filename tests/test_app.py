@@ -167,6 +167,21 @@ def test_add_person_lookalike_confirmed(db_with_people, samples):
     assert 'Added 1 face(s) of Not Obama.' in texts(at.success) and 'Not Obama' in Gallery(db_with_people)
 
 
+def test_add_to_existing_person_needs_their_likeness(db_with_people, samples):
+    "Faces added to an enrolled person must look like theirs (issue 23, item 3); the user may confirm that it is them."
+    at = start()
+    at.text_input(key='add_name_0').set_value('obama')
+    at.file_uploader(key='add_files_0').set_value(photo(samples / 'misc/lin-manuel-miranda.png'))  # nobody enrolled looks like him
+    at.run()
+    at.button(key='add_save').click().run()
+    assert any("this face does not look like 'obama' (similarity" in t for t in texts(at.error))
+    assert [p.n_faces for p in Gallery(db_with_people).people() if p.name == 'obama'] == [2]
+    assert at.button(key='add_force').label == 'This is obama: save anyway'
+    at.button(key='add_force').click().run()
+    assert 'Added 1 face(s) of obama.' in texts(at.success)
+    assert [p.n_faces for p in Gallery(db_with_people).people() if p.name == 'obama'] == [3]
+
+
 def test_recognise_upload(db_with_people, samples):
     at = start()
     at.file_uploader(key='rec_upload').set_value(photo(samples / 'queries/obama_and_biden.jpg')).run()

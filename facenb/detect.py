@@ -38,7 +38,6 @@ BACKENDS: dict[str, str] = {
     'blazeface': 'facenb.models.blazeface:BlazeFaceDetector',  # MediaPipe short range (nbs/01b_blazeface)
     'blazeface-full': 'facenb.models.blazeface:BlazeFaceFullDetector',  # MediaPipe full range
     'yunet': 'facenb.models.yunet:YuNetDetector',  # Shiqi Yu's YuNet-n on ONNX Runtime (nbs/01d_yunet)
-    'yunet-s': 'facenb.models.yunet:YuNetSDetector',  # YuNet-s, the smaller network
 }
 
 def register_detector(name: str,  # the name users pass as `detector=`

@@ -15,16 +15,15 @@ from ..detect import Detector
 
 # %% auto #0
 __all__ = ['FILES', 'STRIDES', 'MIN_SCORE', 'ONET_SIZE', 'WeightsNotFound', 'yunet_file', 'padded_input', 'ort_session', 'decode',
-           'nms', 'square_box', 'onet_crop', 'ONetRefiner', 'YuNetDetector', 'YuNetSDetector']
+           'nms', 'square_box', 'onet_crop', 'ONetRefiner', 'YuNetDetector']
 
 # %% ../../nbs/01d_yunet.ipynb #9ef8f010
-FILES = {'n': ('yunet_n_dynamic.onnx', '104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12'),
-         's': ('yunet_s_dynamic.onnx', 'daede24002cc8590f457998cc5e6c9e8b82f45f6bd969506a8913cd4ed10a2d3')}
+FILES = {'n': ('yunet_n_dynamic.onnx', '104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12')}  # variant -> file, sha256
 
 class WeightsNotFound(RuntimeError):
     "A YuNet weights file is missing from facenb's `weights/` folder, or is not the file facenb was tested with."
 
-def yunet_file(variant: str = 'n',  # 'n' (YuNet-n) or 's' (YuNet-s)
+def yunet_file(variant: str = 'n',  # 'n' (YuNet-n, the one shipped)
                folder: str | Path | None = None,  # where to look; None: the package's `weights/`
               ) -> Path:
     "Path of the variant's ONNX file, its SHA-256 checked; `WeightsNotFound` naming what is missing otherwise."
@@ -141,17 +140,18 @@ class YuNetDetector(Detector):
     "YuNet-n run by ONNX Runtime, decoded here: every face with five landmarks (MTCNN's order), optionally refined by ONet."
     name, gives_landmarks, variant = 'yunet', True, 'n'
 
-    def __init__(self, threshold: float = 0.7,  # keep faces scoring at least this (sqrt(cls * obj))
+    def __init__(self, threshold: float = 0.8,  # keep faces scoring at least this (sqrt(cls * obj))
                  nms_threshold: float = 0.3,  # IoU above which a lower-scoring box is dropped
                  max_side: int | None = 1280,  # shrink larger photos to this long side; never enlarged; None: own size
                  landmarks: str = 'yunet',  # 'yunet' (the network's points) or 'onet' (MTCNN's ONet on YuNet's box)
+                 refine_min: float = 0.5,  # with landmarks='onet': faces scoring at least this are refined (any a pipeline keeps)
                  top_k: int = 5000,  # boxes considered by NMS
                  threads: int = 1,  # ONNX Runtime / OpenCV threads
                  runtime: str = 'onnxruntime',  # 'onnxruntime' (decoded here) or 'opencv' (cv2.FaceDetectorYN)
                 ):
         if landmarks not in ('yunet', 'onet'): raise ValueError(f"landmarks must be 'yunet' or 'onet', not {landmarks!r}")
         if runtime not in ('onnxruntime', 'opencv'): raise ValueError(f"runtime must be 'onnxruntime' or 'opencv', not {runtime!r}")
-        self.threshold, self.nms_threshold, self.max_side, self.top_k = threshold, nms_threshold, max_side, top_k
+        self.threshold, self.nms_threshold, self.max_side, self.top_k, self.refine_min = threshold, nms_threshold, max_side, top_k, refine_min
         self.landmarks, self.runtime, self.path = landmarks, runtime, yunet_file(self.variant)
         if runtime == 'opencv':
             cv2.setNumThreads(threads)
@@ -182,10 +182,7 @@ class YuNetDetector(Detector):
         small = image if s == 1.0 else cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
         boxes, scores, points = self.raw(small)
         boxes, points = boxes / s, points / s
-        if self.refiner is not None and len(boxes): points = self.refiner(image, boxes)[1]
+        sure = np.flatnonzero(scores >= self.refine_min) if self.refiner is not None else []
+        if len(sure): points[sure] = self.refiner(image, boxes[sure])[1]
         faces = [Face(tuple(map(float, b)), float(p), tuple((float(x), float(y)) for x, y in l)) for b, p, l in zip(boxes, scores, points)]
         return sorted(faces, key=lambda f: f.box[0])
-
-class YuNetSDetector(YuNetDetector):
-    "YuNet-s: the smaller network, same interface."
-    name, variant = 'yunet-s', 's'

@@ -16,8 +16,8 @@ def photos(samples):
 @pytest.mark.parametrize('name', ['yunet'])
 def test_agrees_with_opencv(samples, name):
     "ONNX Runtime + facenb's decoding and cv2.FaceDetectorYN on the same file: the same faces on every sample photo, to 0.01 px."
-    ours = get_detector(name, threshold=0.3, max_side=None)
-    theirs = get_detector(name, threshold=0.3, max_side=None, runtime='opencv')
+    ours = get_detector(name, threshold=0.3, max_side=None, landmarks='yunet')
+    theirs = get_detector(name, threshold=0.3, max_side=None, landmarks='yunet', runtime='opencv')
     compared = 0
     for p in photos(samples):
         image = load_image(p)
@@ -56,7 +56,7 @@ def test_no_false_faces_on_sample_photos(samples):
 
 def test_landmarks_in_mtcnn_order_and_onet_closer(samples):
     "Landmarks in MTCNN's order (left-of-picture eye and mouth corner first); ONet's points nearer MTCNN's than YuNet's own."
-    plain, refined, mtcnn = get_detector('yunet'), get_detector('yunet', landmarks='onet'), get_detector('mtcnn')
+    plain, refined, mtcnn = get_detector('yunet', landmarks='yunet'), get_detector('yunet'), get_detector('mtcnn')  # ONet: the default
     gaps = {'yunet': [], 'onet': []}
     for p in photos(samples):
         image = load_image(p)

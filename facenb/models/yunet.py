@@ -137,13 +137,13 @@ class ONetRefiner:
 
 # %% ../../nbs/01d_yunet.ipynb #5e9b9b38
 class YuNetDetector(Detector):
-    "YuNet-n run by ONNX Runtime, decoded here: every face with five landmarks (MTCNN's order), optionally refined by ONet."
+    "YuNet-n run by ONNX Runtime, decoded here: every face, its five landmarks (MTCNN's order) refined by ONet by default."
     name, gives_landmarks, variant = 'yunet', True, 'n'
 
     def __init__(self, threshold: float = 0.8,  # keep faces scoring at least this (sqrt(cls * obj))
                  nms_threshold: float = 0.3,  # IoU above which a lower-scoring box is dropped
                  max_side: int | None = 1280,  # shrink larger photos to this long side; never enlarged; None: own size
-                 landmarks: str = 'yunet',  # 'yunet' (the network's points) or 'onet' (MTCNN's ONet on YuNet's box)
+                 landmarks: str = 'onet',  # 'onet' (MTCNN's ONet on YuNet's box, to align on) or 'yunet' (the network's own points)
                  refine_min: float = 0.5,  # with landmarks='onet': faces scoring at least this are refined (any a pipeline keeps)
                  top_k: int = 5000,  # boxes considered by NMS
                  threads: int = 1,  # ONNX Runtime / OpenCV threads

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_archive.ipynb #e9b48ad6
 from __future__ import annotations
-import hashlib, io, json, os, pickle, sqlite3, sys, time
+import hashlib, io, itertools, json, os, pickle, sqlite3, sys, time
 from concurrent.futures import ProcessPoolExecutor, FIRST_COMPLETED, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -267,9 +267,9 @@ def _pool_init(reader: FaceReader, threads: int):
 def _pool_batch(batch): return analyse_batch(_READER, batch)
 
 def _ray_available() -> bool:
-    try: import ray  # noqa: F401
-    except ImportError: return False
-    return True
+    "Whether Ray is installed, found without importing it (an import takes seconds)."
+    import importlib.util
+    return importlib.util.find_spec('ray') is not None
 
 def run_batches(reader: FaceReader, batches,  # an iterator of batches: lists of (path, bytes, size, mtime_ns)
                 workers: int = 1,  # processes (or Ray tasks) working at once
@@ -284,6 +284,9 @@ def run_batches(reader: FaceReader, batches,  # an iterator of batches: lists of
         raise RuntimeError('Ray is not installed: pip install "facenb[ray]" (or use --workers N without --ray for local processes)')
     threads = threads or max(1, (os.cpu_count() or 1) // max(workers, 1))
     batches = iter(batches)
+    first = next(batches, None)
+    if first is None: return  # nothing to analyse (a re-index of unchanged photos): no process or Ray runtime is started
+    batches = itertools.chain([first], batches)
     if engine == 'local':
         for b in batches: yield analyse_batch(reader, b)
     elif engine == 'pool':

@@ -37,6 +37,7 @@ BACKENDS: dict[str, str] = {
     'custom-single': 'facenb.model:CustomDetector',  # the first custom detector: one face per image (nbs/03_model)
     'blazeface': 'facenb.models.blazeface:BlazeFaceDetector',  # MediaPipe short range (nbs/01b_blazeface)
     'blazeface-full': 'facenb.models.blazeface:BlazeFaceFullDetector',  # MediaPipe full range
+    'yunet': 'facenb.models.yunet:YuNetDetector',  # Shiqi Yu's YuNet-n on ONNX Runtime (nbs/01d_yunet)
 }
 
 def register_detector(name: str,  # the name users pass as `detector=`

@@ -15,8 +15,11 @@ checked on the held-out CelebA people and on the LFW-format sample.
     FACENB_DATA=../shared/data OMP_NUM_THREADS=1 nice python scripts/celeba_verification.py \\
         --embedders facenet mobilefacenet mobilefacenet+flip --no-facenet-pytorch --lfw --calibrate   # BENCHMARKS.md
 
-Each embedder is `NAME` or `NAME+flip` (flip test-time augmentation); the script prints one line per embedder and
-one JSON object last.
+Each embedder is `NAME` or `NAME+flip` (flip test-time augmentation). With `--detectors`, every embedder is run on the
+faces (boxes and landmarks) of each detector in turn, `NAME` or `NAME:OPTION=VALUE,...` as in scripts/wider_compare.py,
+e.g. `mtcnn yunet yunet:landmarks=onet` (issue #20: which landmarks to align on). Until the embedding cache's key holds
+the landmarks (#24), give each detector its own empty FACENB_CACHE (or run one detector per call). The script prints one
+line per detector and embedder and one JSON object last.
 """
 import argparse, json, zlib
 import numpy as np
@@ -30,6 +33,7 @@ ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 ap.add_argument('--embedders', nargs='+', default=[None], metavar='NAME[+flip]', help="default: the library's default Embedder()")
 ap.add_argument('--facenet-pytorch', action=argparse.BooleanOptionalAction, default=True, help='also the plain facenet-pytorch pipeline')
 ap.add_argument('--lfw', action='store_true', help='also the LFW-format sample, through `facenb eval lfw` code')
+ap.add_argument('--detectors', nargs='+', default=['mtcnn'], metavar='NAME[:OPT=V,...]', help='face detectors whose faces are embedded (default: mtcnn)')
 ap.add_argument('--calibrate', action='store_true', help="also each embedder's threshold at FAR 1e-3 (identity-disjoint CelebA)")
 args = ap.parse_args()
 
@@ -58,6 +62,17 @@ def balanced_pairs(labels, folds):
         I += [i[sel]]; J += [j[sel]]; F += [np.full(len(sel), k)]
     return np.concatenate(I), np.concatenate(J), np.concatenate(F)
 
+def detector_spec(spec):
+    "A backend name and its options from `name` or `name:option=value,...`."
+    name, _, opts = spec.partition(':')
+    def value(v):
+        if v == 'None': return None
+        for t in (int, float):
+            try: return t(v)
+            except ValueError: pass
+        return v
+    return name, {k: value(v) for k, v in (o.split('=') for o in opts.split(',') if o)}
+
 def embedder(spec):
     from facenb.embed import Embedder
     if spec is None: return Embedder()
@@ -67,10 +82,12 @@ def embedder(spec):
 I, J, F = balanced_pairs(labels, fold_of)
 same = labels[I] == labels[J]
 out = {'photos': len(photos), 'identities': len(set(labels)), 'pairs': int(len(I)), 'genuine': int(same.sum())}
-pipelines = [(spec or 'facenb', embedder(spec)) for spec in args.embedders]
-if args.facenet_pytorch: pipelines.append(('facenet-pytorch', None))
-for name, emb in pipelines:
-    fn = facenb_embed_fn(embedder=emb, show=True) if emb is not None else facenet_pytorch_embed_fn(show=True)
+pipelines = [(spec or 'facenb', embedder(spec), det) for det in args.detectors for spec in args.embedders]
+if args.facenet_pytorch: pipelines.append(('facenet-pytorch', None, None))
+for name, emb, det in pipelines:
+    det_name, det_kw = detector_spec(det) if det else (None, {})
+    if det and args.detectors != ['mtcnn']: name = f'{det}/{name}'
+    fn = facenb_embed_fn(det_name, embedder=emb, show=True, **det_kw) if emb is not None else facenet_pytorch_embed_fn(show=True)
     e, fb = fn(photos)
     sims = np.sum(e[I] * e[J], 1)
     accs, _ = kfold_accuracy(sims, same, F)
@@ -83,7 +100,7 @@ for name, emb in pipelines:
         lfw = evaluate_lfw(lfw_root, lfw_root / 'pairs.txt', fn)
         if args.lfw: r['lfw_format_sample'] = {k: v for k, v in lfw.to_dict().items() if k in ('accuracy', 'accuracy_std', 'auc', 'tar_at_far_1e-3', 'threshold', 'fallbacks')}
     if args.calibrate and emb is not None:   # as nbs/10_eval.ipynb, "Calibration"
-        chosen = central_faces(photos, *permissive_detector('mtcnn'), show=True)
+        chosen = central_faces(photos, *permissive_detector(det_name, **det_kw), show=True)
         ok = [i for i, c in enumerate(chosen) if c is not None]
         ce = face_embeddings([photos[i] for i in ok], [chosen[i] for i in ok], emb, show=True)
         cl = labels[ok]

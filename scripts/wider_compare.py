@@ -5,6 +5,7 @@ Rerun (from the repository root, shared data in ../shared/data):
     FACENB_DATA=../shared/data OMP_NUM_THREADS=1 .venv/bin/python scripts/wider_compare.py \
         ../shared/data/wider_face_dev/WIDER_val/images ../shared/data/wider_face_dev/wider_face_split/wider_face_val_bbx_gt.txt \
         --detectors custom mtcnn blazeface blazeface-full --threads 1                       # ~4 min on the 305-photo sample
+    ... --detectors yunet yunet:max_side=None yunet:max_side=800 yunet:max_side=640 mtcnn custom blazeface-full   # issue #20, ~40 min at load 15
 
 `NAME:OPTION=VALUE,...` passes options to a backend, e.g. `custom:max_side=480` (photos shrunk to 480 pixels on the long
 side) or `custom:coarse=None` (one look), to choose them by AP against time. What is measured, for each detector:
@@ -45,7 +46,7 @@ def make(spec: str):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('root'); ap.add_argument('gt')
-    ap.add_argument('--detectors', nargs='+', default=['custom', 'mtcnn', 'blazeface', 'blazeface-full'])
+    ap.add_argument('--detectors', nargs='+', default=['yunet', 'custom', 'mtcnn', 'blazeface', 'blazeface-full'])
     ap.add_argument('--threads', type=int, default=1); ap.add_argument('--limit', type=int, default=None)
     ap.add_argument('--json', default=None, help='write the figures here too')
     a = ap.parse_args(argv)

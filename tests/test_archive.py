@@ -226,3 +226,15 @@ def test_videos_sampled_resumed_and_pruned(data, celeba, tmp_path):
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM photos WHERE path LIKE '%clip.mp4%'").fetchone()[0] == 0
         assert con.execute('SELECT count(*) FROM photos WHERE path = ?', (str((folder / photo.name).resolve()),)).fetchone()[0] == 1
+
+
+@pytest.mark.parametrize('engine', ['pool', 'ray'])
+def test_nothing_to_analyse_starts_no_workers(engine, monkeypatch):
+    "A re-index with nothing to analyse (every photo unchanged) starts no process pool and no Ray runtime (#20: 16.1 s -> the 1-worker time)."
+    import facenb.archive as archive
+    def never(*a, **kw): raise AssertionError(f'{engine} workers started with nothing to analyse')
+    monkeypatch.setattr(archive, 'ProcessPoolExecutor', never)
+    monkeypatch.setattr(archive, '_ray_available', lambda: True)
+    monkeypatch.setattr(archive, '_ray_batches', never)
+    assert list(archive.run_batches(None, iter([]), workers=2, engine=engine)) == []
+    with pytest.raises(AssertionError, match='workers started'): list(archive.run_batches(None, iter([[('p', b'', 0, 0)]]), workers=2, engine=engine))

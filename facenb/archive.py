@@ -134,7 +134,8 @@ def read_file(path) -> bytes:
     limit = MAX_VIDEO_BYTES if is_video(path) else MAX_PHOTO_BYTES
     with open(path, 'rb') as f:
         size = os.fstat(f.fileno()).st_size
-        data = f.read(limit + 1) if size <= limit else b''
+        data = f.read(min(size, limit) + 1) if size <= limit else b''  # no buffer beyond the file's size
+        if len(data) > size: data += f.read(limit + 1 - len(data))  # it grew while read: on to the limit, no further
     if why := too_large(path, max(size, len(data))): raise UnreadablePhoto(why, str(path))
     return data
 

@@ -130,7 +130,7 @@ def test_http_refuses_another_face_for_bob(bob_db, samples, tmp_path):
     from facenb.recognize import Recognizer
     from facenb.serve import Settings, create_app
     db = bob_copy(bob_db, tmp_path)
-    client = TestClient(create_app(Settings(db=str(db)), recognizer=Recognizer(db)))
+    client = TestClient(create_app(Settings(db=str(db)), recognizer=Recognizer(db)), base_url='http://localhost')
     biden = {'photos': ('biden.jpg', (samples / 'people/biden/biden.jpg').read_bytes())}
     before = snapshot(db)
     for typed in ('Bob', 'Bob%C2%A0', 'Bob%E3%80%80'):
@@ -155,7 +155,7 @@ from facenb.serve import Settings, create_app
 db, budget = sys.argv[1], json.loads(sys.argv[2])
 buf = io.BytesIO(); Image.new('L', (6300, 6300), 128).save(buf, 'PNG'); grey = buf.getvalue()
 rec = Recognizer(db)
-client = TestClient(create_app(Settings(db=db, **budget), recognizer=rec))
+client = TestClient(create_app(Settings(db=db, **budget), recognizer=rec), base_url='http://localhost')
 face = open(sys.argv[3], 'rb').read()
 assert client.post('/v1/people/Lin/faces', files={'photos': ('lin.png', face)}).status_code == 200  # models loaded and run
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

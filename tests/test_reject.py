@@ -103,7 +103,7 @@ def test_rejection_over_http(person, tmp_path):
     rec.enroll('anna', [solo[0]])
     other = solo[1]
     shutil.copy(other, folder / other.name)
-    with TestClient(create_app(Settings(db=str(db)), recognizer=rec)) as client:
+    with TestClient(create_app(Settings(db=str(db)), recognizer=rec), base_url='http://localhost') as client:
         upload = {'photo': (other.name, other.read_bytes(), 'image/jpeg')}
         assert client.post('/v1/recognize', files=upload).json()['faces'][0]['name'] == 'anna'
         no = client.post('/v1/people/anna/rejections', files=upload)
@@ -115,7 +115,7 @@ def test_rejection_over_http(person, tmp_path):
     index_photos(rec, [folder])
     assert [s.name for s in sightings(rec.gallery, folder / other.name)] == [None]
     rec.reembed('facenet')
-    with TestClient(create_app(Settings(db=str(db)), recognizer=rec)) as client:
+    with TestClient(create_app(Settings(db=str(db)), recognizer=rec), base_url='http://localhost') as client:
         assert client.post('/v1/recognize', files=upload).json()['faces'][0]['name'] is None
         own = client.post('/v1/recognize', files={'photo': (solo[0].name, solo[0].read_bytes())}).json()['faces'][0]
         assert own['name'] == 'anna', own  # the "no" is about that face, not about anna
